@@ -1,0 +1,9 @@
+// Package deployment is the audit section that validates the deployment:
+// the audited env file statically (required keys, switches, secrets,
+// credentials, provider keys), the service's runtime behaviour at start and
+// stop, its image, and its operational documents. It replaces the seed's
+// validate_configuration.py. Findings name keys and fixes, never values.
+//
+// Needs: the audited env file (AUDIT_ENV_FILE); container control and the
+// image for runtime and image checks.
+package deployment

@@ -1,0 +1,9 @@
+// Package infrastructure is the audit section that inspects PostgreSQL and
+// Redis through client connections, reading their running settings rather
+// than config files, and (reliability, REL-*) tests how the service
+// behaves when they fail.
+//
+// Needs: a database and a Redis connection as the application (hermetic or
+// shared stack, or AUDIT_DATABASE_URL / AUDIT_REDIS_URL); admin connections
+// and container control for some checks, which are not evaluated without.
+package infrastructure

@@ -1,0 +1,9 @@
+// Package runner runs a whole audit: it starts one stack, runs every
+// section package against it with `go test -json -count=1`, streams
+// progress while they run, and hands the stream to the report generator.
+//
+// It runs the sections as a child `go test` process (so it needs the module
+// source, as `make audit` has) and passes the stack to them through a
+// private descriptor file named by AUDIT_STACK; each section's TestMain
+// attaches instead of starting its own stack.
+package runner

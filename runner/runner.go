@@ -1,0 +1,213 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/mvpaudit/mvpaudit/testutil"
+)
+
+// Sections are the section packages in the order they run: destructive
+// checks (stopping Redis, restarting Postgres) live in infrastructure, which
+// runs last so that they cannot disturb the others.
+var Sections = []string{"functionality", "deployment", "security", "performance", "infrastructure"}
+
+// Options configure one audit run.
+type Options struct {
+	// Config is the target configuration (testutil.ConfigFromEnv).
+	Config testutil.Config
+	// Sections to run; nil means all, in the order of Sections.
+	Sections []string
+	// Stream receives the raw `go test -json` stream as it arrives.
+	Stream io.Writer
+	// Log receives progress lines of the runner itself (stack start, etc.).
+	Log io.Writer
+	// Timeout bounds the `go test` run (go test's -timeout).
+	Timeout time.Duration
+}
+
+// Info describes the run for the report's "Audit Information".
+type Info struct {
+	Target        string            `json:"target"`
+	EnvFile       string            `json:"env_file"`
+	Mode          string            `json:"mode"`
+	TargetVersion string            `json:"target_version,omitempty"`
+	GoVersion     string            `json:"go_version"`
+	Images        map[string]string `json:"images,omitempty"` // image name -> ID (digest)
+	Start         time.Time         `json:"start"`
+	End           time.Time         `json:"end"`
+	StackReady    time.Duration     `json:"stack_ready_ns,omitempty"`
+}
+
+// Run starts the stack (unless the target is external), runs the sections
+// and returns the run's information. The go test exit status is not an
+// error: failing checks are the report's business. Errors mean the audit
+// could not run at all.
+func Run(ctx context.Context, o Options) (Info, error) {
+	info := Info{Start: time.Now().UTC(), GoVersion: runtime.Version(), Mode: string(o.Config.Mode()), EnvFile: o.Config.EnvFile}
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	sections, err := pickSections(o.Sections)
+	if err != nil {
+		return info, err
+	}
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		return info, fmt.Errorf("the runner needs the mvpaudit source tree: %w", err)
+	}
+
+	env := os.Environ()
+	switch o.Config.Mode() {
+	case testutil.ModeExternal:
+		info.Target = o.Config.TargetURL
+	case testutil.ModeShared:
+		return info, errors.New("AUDIT_STACK is set: the runner starts its own stack; unset it")
+	default:
+		started := time.Now()
+		logf("starting the stack from %s ...", rel(root, o.Config.EnvFile))
+		stack, err := testutil.StartStack(ctx, o.Config)
+		if err != nil {
+			return info, err
+		}
+		defer func() {
+			if cerr := stack.Close(context.Background()); cerr != nil {
+				logf("warning: removing the stack: %v", cerr)
+			}
+		}()
+		info.StackReady = time.Since(started)
+		for _, n := range stack.Notes {
+			logf("note: %s", n)
+		}
+		logf("stack ready in %.1fs", info.StackReady.Seconds())
+		dir, err := os.MkdirTemp("", "mvpaudit-")
+		if err != nil {
+			return info, err
+		}
+		defer os.RemoveAll(dir)
+		descPath, err := testutil.WriteDescriptor(dir, stack.Descriptor)
+		if err != nil {
+			return info, fmt.Errorf("write stack descriptor: %w", err)
+		}
+		env = append(env, "AUDIT_STACK="+descPath)
+		info.Target = "hermetic stack (" + o.Config.Images.Orchestrator + ")"
+		info.Images = imageIDs(ctx, stack.Descriptor)
+		info.TargetVersion = targetVersion(ctx, stack.Descriptor)
+	}
+
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Minute
+	}
+	args := []string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.String()}
+	for _, s := range sections {
+		args = append(args, "./"+s)
+	}
+	logf("running %s", strings.Join(sections, ", "))
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = env
+	cmd.Stdout = o.Stream
+	cmd.Stderr = os.Stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
+	err = cmd.Run()
+	info.End = time.Now().UTC()
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return info, fmt.Errorf("go test: %w", err)
+	}
+	return info, ctx.Err()
+}
+
+func pickSections(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return Sections, nil
+	}
+	known := map[string]bool{}
+	for _, s := range Sections {
+		known[s] = true
+	}
+	var out []string
+	for _, n := range names {
+		if !known[n] {
+			return nil, fmt.Errorf("unknown section %q (want one of %s)", n, strings.Join(Sections, ", "))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func rel(root, path string) string {
+	if r, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+func imageIDs(ctx context.Context, d testutil.Descriptor) map[string]string {
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil
+	}
+	defer cli.Close()
+	out := map[string]string{}
+	for _, ref := range d.Containers {
+		res, err := cli.ImageInspect(ctx, ref.Image)
+		if err != nil {
+			continue
+		}
+		out[ref.Image] = res.ID
+	}
+	return out
+}
+
+// targetVersion asks the orchestrator's version endpoint, if it has one.
+func targetVersion(ctx context.Context, d testutil.Descriptor) string {
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return ""
+	}
+	defer cli.Close()
+	ins, err := cli.ContainerInspect(ctx, d.Containers[testutil.ServiceOrchestrator].ID, client.ContainerInspectOptions{})
+	if err != nil || ins.Container.NetworkSettings == nil {
+		return ""
+	}
+	for port, b := range ins.Container.NetworkSettings.Ports {
+		if port.String() != d.Containers[testutil.ServiceOrchestrator].Port || len(b) == 0 {
+			continue
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+b[0].HostPort+"/version", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return ""
+		}
+		defer res.Body.Close()
+		var v struct {
+			Version string `json:"version"`
+			Commit  string `json:"commit"`
+		}
+		if json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&v) != nil || v.Version == "" {
+			return ""
+		}
+		if len(v.Commit) > 12 {
+			v.Commit = v.Commit[:12]
+		}
+		return strings.TrimSpace(v.Version + " " + v.Commit)
+	}
+	return ""
+}

@@ -1,0 +1,8 @@
+// Package security is the audit section that attacks the target with the
+// public API only: authentication enforcement, JWT forgery (RFC 8725,
+// jwt_tool's playbook), authorization, abuse limits, injection and leaks.
+// A GO must mean an attacker with the public API gets nothing.
+//
+// Needs: the target's base URL; the audited env file for checks that forge
+// otherwise valid tokens with the real signing key (not evaluated without).
+package security

@@ -1,0 +1,217 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+)
+
+// maxEvidence bounds the exchanges one check records as evidence; sweeps
+// over many routes keep the first ones and a count.
+const maxEvidence = 25
+
+// Client sends requests to the target on behalf of one check and records
+// each exchange as evidence (audit.Evidence), with secrets redacted.
+type Client struct {
+	tb       testing.TB
+	target   *Target
+	http     *http.Client
+	recorded int
+}
+
+// Client returns an HTTP client bound to one check. It does not follow
+// redirects: a check wants to see them.
+func (t *Target) Client(tb testing.TB) *Client {
+	return &Client{
+		tb:     tb,
+		target: t,
+		http: &http.Client{
+			Timeout:       30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+// WithTimeout returns a copy whose requests give up after d.
+func (c *Client) WithTimeout(d time.Duration) *Client {
+	cp := *c
+	h := *c.http
+	h.Timeout = d
+	cp.http = &h
+	return &cp
+}
+
+// Request is one call. Body is encoded as JSON unless RawBody is set.
+type Request struct {
+	Method  string
+	Path    string // may carry a query string
+	Token   string // sent as "Authorization: Bearer <Token>"
+	Header  http.Header
+	Body    any
+	RawBody []byte
+}
+
+// Response is what came back.
+type Response struct {
+	Request  Request
+	Status   int
+	Header   http.Header
+	Body     []byte
+	Duration time.Duration
+
+	redact func(string) string
+}
+
+// JSON decodes the body into v.
+func (r *Response) JSON(v any) error {
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		return fmt.Errorf("%s %s: body is not the expected JSON: %w", r.Request.Method, r.Request.Path, err)
+	}
+	return nil
+}
+
+// Field returns a top-level string field of a JSON object body.
+func (r *Response) Field(name string) string {
+	var m map[string]any
+	if json.Unmarshal(r.Body, &m) != nil {
+		return ""
+	}
+	s, _ := m[name].(string)
+	return s
+}
+
+// Do sends the request. A transport error is returned (and recorded); any
+// HTTP status is a Response.
+func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	base, err := c.target.BaseURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var body io.Reader
+	switch {
+	case req.RawBody != nil:
+		body = bytes.NewReader(req.RawBody)
+	case req.Body != nil:
+		data, err := json.Marshal(req.Body)
+		if err != nil {
+			return nil, fmt.Errorf("encode request body: %w", err)
+		}
+		body = bytes.NewReader(data)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, base+req.Path, body)
+	if err != nil {
+		return nil, fmt.Errorf("build request %s %s: %w", req.Method, req.Path, err)
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			hreq.Header.Add(k, v)
+		}
+	}
+	if req.Body != nil && req.RawBody == nil && hreq.Header.Get("Content-Type") == "" {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	if req.Token != "" {
+		hreq.Header.Set("Authorization", "Bearer "+req.Token)
+	}
+	start := time.Now()
+	hres, err := c.http.Do(hreq)
+	if err != nil {
+		c.record(fmt.Sprintf("%s -> error: %v", c.describe(req), err))
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
+	}
+	defer hres.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(hres.Body, 8<<20))
+	res := &Response{Request: req, Status: hres.StatusCode, Header: hres.Header, Body: data,
+		Duration: time.Since(start), redact: c.target.Redact}
+	if err != nil {
+		c.record(fmt.Sprintf("%s -> %d, body read error: %v", c.describe(req), res.Status, err))
+		return res, fmt.Errorf("%s %s: read body: %w", req.Method, req.Path, err)
+	}
+	c.record(res.String())
+	return res, nil
+}
+
+// Get is Do with GET.
+func (c *Client) Get(ctx context.Context, path, token string) (*Response, error) {
+	return c.Do(ctx, Request{Method: http.MethodGet, Path: path, Token: token})
+}
+
+// Post is Do with POST and a JSON body.
+func (c *Client) Post(ctx context.Context, path, token string, body any) (*Response, error) {
+	return c.Do(ctx, Request{Method: http.MethodPost, Path: path, Token: token, Body: body})
+}
+
+func (c *Client) describe(req Request) string {
+	return describeRequest(req, c.target.Redact)
+}
+
+func (c *Client) record(line string) {
+	c.recorded++
+	switch {
+	case c.recorded < maxEvidence:
+		audit.Evidence(c.tb, "%s", c.target.Redact(line))
+	case c.recorded == maxEvidence:
+		audit.Evidence(c.tb, "(further requests not recorded)")
+	}
+}
+
+// String describes the exchange for a finding: method, path, the headers
+// that matter, status, duration and the start of the body, redacted.
+func (r *Response) String() string {
+	s := fmt.Sprintf("%s -> %d in %d ms, body: %s",
+		describeRequest(r.Request, nil), r.Status, r.Duration.Milliseconds(), excerpt(r.Body, 200))
+	if r.redact != nil {
+		s = r.redact(s)
+	}
+	return s
+}
+
+var bearerPattern = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+`)
+
+func describeRequest(req Request, redact func(string) string) string {
+	var b strings.Builder
+	b.WriteString(req.Method + " " + req.Path)
+	var hs []string
+	if req.Token != "" {
+		hs = append(hs, "Authorization: Bearer [token]")
+	}
+	for k, vs := range req.Header {
+		v := strings.Join(vs, ",")
+		if strings.EqualFold(k, "Authorization") || strings.EqualFold(k, "Cookie") {
+			v = bearerPattern.ReplaceAllString(v, "${1}[token]")
+			if !strings.Contains(v, "[token]") && v != "" {
+				v = "[redacted]"
+			}
+		}
+		hs = append(hs, k+": "+v)
+	}
+	if len(hs) > 0 {
+		b.WriteString(" (" + strings.Join(hs, "; ") + ")")
+	}
+	s := b.String()
+	if redact != nil {
+		s = redact(s)
+	}
+	return s
+}
+
+// excerpt shortens a body to one line of at most n bytes.
+func excerpt(body []byte, n int) string {
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	if s == "" {
+		return "(empty)"
+	}
+	return s
+}

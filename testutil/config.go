@@ -1,0 +1,156 @@
+package testutil
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Mode says where the audited service comes from.
+type Mode string
+
+const (
+	// ModeHermetic starts a private stack from the audited env file.
+	ModeHermetic Mode = "hermetic"
+	// ModeShared attaches to a stack another process started (`mvpaudit run`).
+	ModeShared Mode = "shared"
+	// ModeExternal audits a running deployment at AUDIT_TARGET_URL.
+	ModeExternal Mode = "external"
+)
+
+// Images names the container images of the stack.
+type Images struct {
+	Postgres     string
+	Redis        string
+	Orchestrator string
+	ProviderStub string
+}
+
+// Config is read once from the environment; every variable and its default
+// is listed in doc.go.
+type Config struct {
+	EnvFile       string        // AUDIT_ENV_FILE
+	Profile       string        // AUDIT_PROFILE; empty means the reference profile
+	TargetURL     string        // AUDIT_TARGET_URL
+	DatabaseURL   string        // AUDIT_DATABASE_URL
+	RedisURL      string        // AUDIT_REDIS_URL
+	AdminEmail    string        // AUDIT_ADMIN_EMAIL
+	AdminPassword string        // AUDIT_ADMIN_PASSWORD
+	StackFile     string        // AUDIT_STACK
+	StartTimeout  time.Duration // AUDIT_START_TIMEOUT
+	Verbose       bool          // AUDIT_VERBOSE
+	Images        Images
+}
+
+// DefaultEnvFile is the audited configuration when AUDIT_ENV_FILE is unset.
+const DefaultEnvFile = "deploy/production.env"
+
+// ConfigFromEnv reads the AUDIT_* variables. Relative paths are resolved
+// against the module root, so every section package finds the same files.
+func ConfigFromEnv() (Config, error) {
+	c := Config{
+		EnvFile:       os.Getenv("AUDIT_ENV_FILE"),
+		Profile:       os.Getenv("AUDIT_PROFILE"),
+		TargetURL:     os.Getenv("AUDIT_TARGET_URL"),
+		DatabaseURL:   os.Getenv("AUDIT_DATABASE_URL"),
+		RedisURL:      os.Getenv("AUDIT_REDIS_URL"),
+		AdminEmail:    os.Getenv("AUDIT_ADMIN_EMAIL"),
+		AdminPassword: os.Getenv("AUDIT_ADMIN_PASSWORD"),
+		StackFile:     os.Getenv("AUDIT_STACK"),
+		StartTimeout:  3 * time.Minute,
+		Images: Images{
+			Postgres:     envOr("AUDIT_POSTGRES_IMAGE", "mvpaudit/postgres:15"),
+			Redis:        envOr("AUDIT_REDIS_IMAGE", "mvpaudit/redis:7"),
+			Orchestrator: envOr("AUDIT_ORCHESTRATOR_IMAGE", "mvpaudit/orchestrator:dev"),
+			ProviderStub: envOr("AUDIT_PROVIDERSTUB_IMAGE", "mvpaudit/providerstub:dev"),
+		},
+	}
+	var errs []error
+	if v := os.Getenv("AUDIT_START_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("AUDIT_START_TIMEOUT=%q: want a positive duration such as 3m", v))
+		}
+		c.StartTimeout = d
+	}
+	if v := os.Getenv("AUDIT_VERBOSE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDIT_VERBOSE=%q: want true or false", v))
+		}
+		c.Verbose = b
+	}
+	if c.EnvFile == "" && c.TargetURL == "" {
+		c.EnvFile = DefaultEnvFile
+	}
+	root, rootErr := ModuleRoot()
+	for _, p := range []*string{&c.EnvFile, &c.Profile} {
+		if *p != "" && !filepath.IsAbs(*p) && rootErr == nil {
+			*p = filepath.Join(root, *p)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the settings that can be checked without I/O.
+func (c Config) Validate() error {
+	var errs []error
+	if c.TargetURL != "" {
+		u, err := url.Parse(c.TargetURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("AUDIT_TARGET_URL: want an http(s) URL with a host"))
+		}
+	}
+	if c.TargetURL == "" && (c.DatabaseURL != "" || c.RedisURL != "") {
+		errs = append(errs, errors.New("AUDIT_DATABASE_URL and AUDIT_REDIS_URL only apply with AUDIT_TARGET_URL"))
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		errs = append(errs, errors.New("AUDIT_ADMIN_EMAIL and AUDIT_ADMIN_PASSWORD go together"))
+	}
+	return errors.Join(errs...)
+}
+
+// Mode reports how the target is provided.
+func (c Config) Mode() Mode {
+	switch {
+	case c.StackFile != "":
+		return ModeShared
+	case c.TargetURL != "":
+		return ModeExternal
+	default:
+		return ModeHermetic
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// ModuleRoot finds the directory holding go.mod, walking up from the working
+// directory (go test runs each package in its own directory).
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}

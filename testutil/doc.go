@@ -1,0 +1,43 @@
+// Package testutil provides the audit target: the service under audit and
+// everything a check may use on it (a [Target]).
+//
+// A target comes from one of three places, chosen by the environment:
+//
+//   - hermetic (default): [StartStack] starts PostgreSQL, Redis, the LLM
+//     provider stub and the orchestrator with testcontainers-go on one
+//     network, configured from the audited env file with the backing
+//     services' addresses injected. The database role and Redis user are
+//     created from the env file's DATABASE_URL and REDIS_URL, so a superuser
+//     DSN or a password-less Redis URL meets exactly that.
+//   - shared: AUDIT_STACK names a descriptor written by `mvpaudit run`,
+//     which starts one stack for every section ([Attach]).
+//   - external: AUDIT_TARGET_URL audits a running deployment ([External]);
+//     only what the user supplies is available, and checks that need the
+//     rest are reported as not evaluated ([Target.Need]), never passed.
+//
+// A section's TestMain calls [Main]. Environment variables (read once by
+// [ConfigFromEnv]):
+//
+//	AUDIT_ENV_FILE            audited configuration (default deploy/production.env,
+//	                          relative paths from the module root)
+//	AUDIT_PROFILE             API shape of the target (default: the reference
+//	                          orchestrator's, testutil/profiles/reference.yaml)
+//	AUDIT_TARGET_URL          external mode: the service's base URL
+//	AUDIT_DATABASE_URL        external mode: the application's database URL
+//	AUDIT_REDIS_URL           external mode: the application's Redis URL
+//	AUDIT_ADMIN_EMAIL         external mode: an admin account for admin-route checks
+//	AUDIT_ADMIN_PASSWORD
+//	AUDIT_STACK               shared mode: descriptor file of a running stack
+//	AUDIT_START_TIMEOUT       how long the stack may take to start (default 3m)
+//	AUDIT_VERBOSE             true shows testcontainers' progress lines
+//	AUDIT_POSTGRES_IMAGE      images (defaults: mvpaudit/postgres:15,
+//	AUDIT_REDIS_IMAGE         mvpaudit/redis:7, mvpaudit/orchestrator:dev,
+//	AUDIT_ORCHESTRATOR_IMAGE  mvpaudit/providerstub:dev; `make images`
+//	AUDIT_PROVIDERSTUB_IMAGE  builds them; official postgres/redis images work)
+//
+// Project defaults for testcontainers-go: TESTCONTAINERS_HOST_OVERRIDE is
+// 127.0.0.1 (never a gateway address), and the reaper runs from the locally
+// built image testcontainers/ryuk:0.14.0 (our reaper/), so no container
+// outlives a test process, even one that panics. Without that image the
+// reaper is disabled and cleanup relies on deferred Close calls.
+package testutil

@@ -1,0 +1,105 @@
+package testutil
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+)
+
+// Main is the body of a section's TestMain. It provides the Target (a stack
+// another process started, an external deployment, or a private stack it
+// starts and removes), runs the tests, and returns the exit code:
+//
+//	var target *testutil.Target
+//
+//	func TestMain(m *testing.M) { os.Exit(testutil.Main(m, &target)) }
+//
+// In -short mode no target is provided and checks skip (see Use). If the
+// target cannot be provided the error goes to stderr and the package fails
+// without test events, which the report treats as incomplete evidence.
+func Main(m *testing.M, target **Target) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run()
+	}
+	t, closeFn, err := Provide(context.Background())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "audit target: %v\n", err)
+		return 1
+	}
+	defer closeFn()
+	*target = t
+	return m.Run()
+}
+
+// Provide resolves the target from the environment (see doc.go) and returns
+// a function that releases it, removing any containers it started.
+func Provide(ctx context.Context) (*Target, func(), error) {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	switch cfg.Mode() {
+	case ModeExternal:
+		t, err := External(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return t, t.Close, nil
+	case ModeShared:
+		d, err := ReadDescriptor(cfg.StackFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		applyDockerDefaults(ctx, cfg.Verbose)
+		t, err := Attach(ctx, cfg, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		return t, t.Close, nil
+	default:
+		stack, err := StartStack(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, n := range stack.Notes {
+			fmt.Fprintln(os.Stderr, "note:", n)
+		}
+		t, err := Attach(ctx, cfg, stack.Descriptor)
+		if err != nil {
+			return nil, nil, errors.Join(err, stack.Close(context.Background()))
+		}
+		t.Mode = ModeHermetic
+		return t, func() {
+			t.Close()
+			if err := stack.Close(context.Background()); err != nil {
+				fmt.Fprintln(os.Stderr, "remove stack:", err)
+			}
+		}, nil
+	}
+}
+
+// Use returns the target for a check, skipping the check when there is none
+// (-short mode).
+func Use(tb testing.TB, t *Target) *Target {
+	tb.Helper()
+	if t == nil {
+		tb.Skip("not evaluated: no audit target (-short mode starts no stack)")
+	}
+	return t
+}
+
+// Need skips the check as not evaluated when the target lacks a capability.
+func (t *Target) Need(tb testing.TB, caps ...Capability) {
+	tb.Helper()
+	for _, c := range caps {
+		if !t.Has(c) {
+			tb.Skip((&UnavailableError{Capability: c}).Error())
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package testutil
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/testutil/envfile"
+)
+
+func mustEnv(t *testing.T, lines ...string) envfile.File {
+	t.Helper()
+	f, err := envfile.Parse(strings.NewReader(strings.Join(lines, "\n")))
+	require.NoError(t, err)
+	return f
+}
+
+func TestPlanStackHonoursTheAuditedCredentials(t *testing.T) {
+	type testCase struct {
+		name          string
+		env           envfile.File
+		wantSuperuser bool
+		wantRedisACL  bool
+	}
+	cases := []testCase{
+		{
+			name: "application role and redis user",
+			env: mustEnv(t, "DATABASE_URL=postgres://app:pw1@db.internal:5432/ultra?sslmode=require",
+				"REDIS_URL=redis://app:pw2@cache:6379/0"),
+			wantRedisACL: true,
+		},
+		{
+			name: "superuser and open redis",
+			env: mustEnv(t, "DATABASE_URL=postgres://postgres:postgres@localhost:5432/ultra",
+				"REDIS_URL=redis://localhost:6379"),
+			wantSuperuser: true,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := planStack(tc.env)
+			require.NoError(t, err)
+			assert.Contains(t, p.appDSN, "@postgres:5432/ultra", "host must point at the stack's alias")
+			assert.Contains(t, p.appRedisURL, "redis:6379")
+			assert.Equal(t, tc.wantSuperuser, p.pgAdminPassword == "")
+			assert.Equal(t, tc.wantRedisACL, p.redisAdminPassword != "")
+		})
+	}
+}
+
+func TestPlanStackRejectsBadURLs(t *testing.T) {
+	_, err := planStack(mustEnv(t, "DATABASE_URL=mysql://x", "REDIS_URL="))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "DATABASE_URL")
+	assert.Contains(t, err.Error(), "REDIS_URL")
+}
+
+func TestRedisACL(t *testing.T) {
+	acl := redisACL(stackPlan{redisUser: "app", redisPassword: "pw", redisAdminPassword: "adm"})
+	assert.Contains(t, acl, "user app on >pw ~* &* +@all -@dangerous")
+	assert.Contains(t, acl, "user audit-admin on >adm")
+	assert.Contains(t, acl, "user default off")
+
+	acl = redisACL(stackPlan{redisPassword: "pw", redisAdminPassword: "adm"})
+	assert.Contains(t, acl, "user default on >pw")
+	assert.NotContains(t, acl, "default off")
+}
+
+func TestAppRoleSQLQuotes(t *testing.T) {
+	sql := appRoleSQL(`we"ird`, `it's`, "db")
+	assert.Equal(t, "CREATE ROLE \"we\"\"ird\" LOGIN PASSWORD 'it''s';\nALTER DATABASE \"db\" OWNER TO \"we\"\"ird\";\n", sql)
+}
+
+func TestOrchestratorEnvInjectsAddresses(t *testing.T) {
+	env := mustEnv(t, "DATABASE_URL=postgres://a:b@x:1/db", "OPENAI_BASE_URL=https://api.openai.com", "USE_MOCK=false")
+	got := orchestratorEnv(env, stackPlan{appDSN: "postgres://a:b@postgres:5432/db", appRedisURL: "redis://redis:6379"})
+	assert.Equal(t, "postgres://a:b@postgres:5432/db", got["DATABASE_URL"])
+	assert.Equal(t, "http://providerstub:8080", got["OPENAI_BASE_URL"])
+	assert.Equal(t, "false", got["USE_MOCK"], "audited settings are passed through")
+}
+
+func TestRedact(t *testing.T) {
+	tgt := &Target{}
+	tgt.AddSecret("hunter2-secret", "ab")
+	got := tgt.Redact(`pw=hunter2-secret {"access_token":"opaque","x":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"}`)
+	assert.NotContains(t, got, "hunter2-secret")
+	assert.NotContains(t, got, "opaque")
+	assert.NotContains(t, got, "eyJzdWIiOiIxIn0")
+	assert.Contains(t, got, "[REDACTED]")
+}
+
+func TestDescribeRequestHidesCredentials(t *testing.T) {
+	req := Request{Method: "GET", Path: "/x", Token: "tok", Header: map[string][]string{"Authorization": {"Basic dXNlcjpwdw=="}}}
+	got := describeRequest(req, nil)
+	assert.NotContains(t, got, "tok\"")
+	assert.NotContains(t, got, "dXNlcjpwdw")
+}
+
+func TestReferenceProfileIsValid(t *testing.T) {
+	p := ReferenceProfile()
+	require.NoError(t, p.Validate())
+	assert.NotEmpty(t, p.Protected)
+}
+
+func TestParseProfileRejectsUnknownFieldsAndGaps(t *testing.T) {
+	_, err := ParseProfile([]byte("version: 1\nbogus: 1\n"))
+	require.Error(t, err)
+	_, err = ParseProfile([]byte("version: 2\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "version 2")
+	assert.Contains(t, err.Error(), "auth.login.path is required")
+}

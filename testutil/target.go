@@ -1,0 +1,325 @@
+package testutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/moby/moby/client"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mvpaudit/mvpaudit/providerstub"
+	"github.com/mvpaudit/mvpaudit/testutil/envfile"
+)
+
+// Capability is something a check may need beyond the public API.
+type Capability string
+
+// The capabilities a Target may lack; checks that need a missing one are
+// reported as not evaluated, never as passed.
+const (
+	CapEnvFile    Capability = "the audited env file (AUDIT_ENV_FILE)"
+	CapDatabase   Capability = "a database connection as the application (AUDIT_DATABASE_URL)"
+	CapAdminDB    Capability = "an administrative database connection (hermetic stack only)"
+	CapRedis      Capability = "a Redis connection as the application (AUDIT_REDIS_URL)"
+	CapAdminRedis Capability = "an administrative Redis connection (hermetic stack only)"
+	CapProvider   Capability = "control of the LLM provider stub (hermetic stack only)"
+	CapContainers Capability = "container control (hermetic stack only)"
+	CapAdminUser  Capability = "an admin account (AUDIT_ADMIN_EMAIL/AUDIT_ADMIN_PASSWORD, or a database connection)"
+)
+
+// Target is the service under audit and everything the audit may use on it.
+// Fields are nil when the capability is unavailable (see Need).
+type Target struct {
+	Mode    Mode
+	Profile Profile
+	// Env is the audited configuration; EnvFile is empty when there is none.
+	Env     envfile.File
+	EnvFile string
+
+	DB         *pgxpool.Pool // as the application's role
+	AdminDB    *pgxpool.Pool // as a superuser
+	Redis      *redis.Client // as the application's user
+	AdminRedis *redis.Client // as an admin user
+	Stub       *providerstub.Client
+
+	// AppDatabaseURL and AppRedisURL are the URLs the application uses,
+	// as seen inside the stack's network (hermetic) or given (external).
+	AppDatabaseURL string
+	AppRedisURL    string
+
+	baseURL    string
+	containers map[Service]*Container
+	docker     *client.Client
+	admin      struct{ email, password string }
+
+	mu      sync.Mutex
+	secrets []string
+	closers []func()
+}
+
+// BaseURL returns the orchestrator's current base URL, e.g.
+// http://127.0.0.1:32768. It changes when the orchestrator container restarts.
+func (t *Target) BaseURL(ctx context.Context) (string, error) {
+	if c := t.containers[ServiceOrchestrator]; c != nil {
+		addr, err := c.Addr(ctx)
+		if err != nil {
+			return "", err
+		}
+		return "http://" + addr, nil
+	}
+	return t.baseURL, nil
+}
+
+// Container returns control of one container, or an error when the target
+// is not a stack this process may control.
+func (t *Target) Container(s Service) (*Container, error) {
+	if c := t.containers[s]; c != nil {
+		return c, nil
+	}
+	return nil, &UnavailableError{Capability: CapContainers}
+}
+
+// Docker returns the Docker client used for container control (nil when
+// the target is external).
+func (t *Target) Docker() *client.Client { return t.docker }
+
+// Has reports whether the target offers a capability.
+func (t *Target) Has(c Capability) bool {
+	switch c {
+	case CapEnvFile:
+		return t.EnvFile != ""
+	case CapDatabase:
+		return t.DB != nil
+	case CapAdminDB:
+		return t.AdminDB != nil
+	case CapRedis:
+		return t.Redis != nil
+	case CapAdminRedis:
+		return t.AdminRedis != nil
+	case CapProvider:
+		return t.Stub != nil
+	case CapContainers:
+		return len(t.containers) > 0
+	case CapAdminUser:
+		return t.admin.email != "" || t.AdminDB != nil || t.DB != nil
+	}
+	return false
+}
+
+// UnavailableError says that a check needs something the target lacks.
+type UnavailableError struct{ Capability Capability }
+
+func (e *UnavailableError) Error() string {
+	return "not evaluated: needs " + string(e.Capability)
+}
+
+// Secrets returns every secret value known to the audit: the audited
+// config's secrets, generated credentials, and tokens issued during the run.
+func (t *Target) Secrets() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.secrets...)
+}
+
+// AddSecret registers a value that must be redacted from evidence.
+func (t *Target) AddSecret(values ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, v := range values {
+		if len(v) >= 4 {
+			t.secrets = append(t.secrets, v)
+		}
+	}
+}
+
+var (
+	jwtPattern         = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	secretFieldPattern = regexp.MustCompile(`("(?:access_token|refresh_token|password|token|api_key)"\s*:\s*")[^"]*(")`)
+)
+
+// Redact replaces every known secret in s, and anything that looks like a
+// token: JWTs and the values of token and password fields.
+func (t *Target) Redact(s string) string {
+	for _, v := range t.Secrets() {
+		s = strings.ReplaceAll(s, v, "[REDACTED]")
+	}
+	s = jwtPattern.ReplaceAllString(s, "[jwt]")
+	return secretFieldPattern.ReplaceAllString(s, "${1}[REDACTED]${2}")
+}
+
+// Close releases the clients (not the containers: the Stack owns those).
+func (t *Target) Close() {
+	t.mu.Lock()
+	closers := t.closers
+	t.closers = nil
+	t.mu.Unlock()
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
+	}
+}
+
+func (t *Target) onClose(f func()) {
+	t.mu.Lock()
+	t.closers = append(t.closers, f)
+	t.mu.Unlock()
+}
+
+// Attach builds a Target on a running stack (started by this process or by
+// `mvpaudit run`).
+func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error) {
+	profile, err := LoadProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{Mode: ModeShared, Profile: profile, containers: map[Service]*Container{}}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	if d.EnvFile != "" {
+		if t.Env, err = envfile.ReadFile(d.EnvFile); err != nil {
+			return nil, err
+		}
+		t.EnvFile = d.EnvFile
+		t.AddSecret(t.Env.Secrets()...)
+	}
+	t.docker, err = client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	t.onClose(func() { t.docker.Close() })
+	for s, r := range d.Containers {
+		t.containers[s] = &Container{Service: s, ID: r.ID, Image: r.Image, Port: r.Port, docker: t.docker}
+	}
+
+	pg, rd, stub := t.containers[ServicePostgres], t.containers[ServiceRedis], t.containers[ServiceProviderStub]
+	t.AppDatabaseURL, t.AppRedisURL = d.AppDatabaseURL, d.AppRedisURL
+	if t.DB, err = openPool(ctx, d.AppDatabaseURL, pg.Dial); err != nil {
+		return nil, fmt.Errorf("database as the application: %w", err)
+	}
+	t.onClose(t.DB.Close)
+	if t.AdminDB, err = openPool(ctx, d.AdminDatabaseURL, pg.Dial); err != nil {
+		return nil, fmt.Errorf("database as admin: %w", err)
+	}
+	t.onClose(t.AdminDB.Close)
+	if t.Redis, err = openRedis(d.AppRedisURL, rd.Dial); err != nil {
+		return nil, fmt.Errorf("redis as the application: %w", err)
+	}
+	t.onClose(func() { t.Redis.Close() })
+	if t.AdminRedis, err = openRedis(d.AdminRedisURL, rd.Dial); err != nil {
+		return nil, fmt.Errorf("redis as admin: %w", err)
+	}
+	t.onClose(func() { t.AdminRedis.Close() })
+	t.AddSecret(passwordOf(d.AdminDatabaseURL), passwordOf(d.AdminRedisURL), d.StubControlToken)
+
+	stubAddr, err := stub.Addr(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.Stub = &providerstub.Client{
+		BaseURL:      "http://" + stubAddr,
+		ControlToken: d.StubControlToken,
+		HTTP:         &http.Client{Timeout: 10 * time.Second},
+	}
+	return t, nil
+}
+
+// External builds a Target for a running deployment (AUDIT_TARGET_URL).
+// Only what the user supplied is available; the rest is reported missing.
+func External(ctx context.Context, cfg Config) (_ *Target, err error) {
+	profile, err := LoadProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{Mode: ModeExternal, Profile: profile, baseURL: strings.TrimRight(cfg.TargetURL, "/")}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	if cfg.EnvFile != "" {
+		if t.Env, err = envfile.ReadFile(cfg.EnvFile); err != nil {
+			return nil, err
+		}
+		t.EnvFile = cfg.EnvFile
+		t.AddSecret(t.Env.Secrets()...)
+	}
+	if cfg.DatabaseURL != "" {
+		if t.DB, err = openPool(ctx, cfg.DatabaseURL, nil); err != nil {
+			return nil, fmt.Errorf("AUDIT_DATABASE_URL: %w", err)
+		}
+		t.onClose(t.DB.Close)
+		t.AppDatabaseURL = cfg.DatabaseURL
+		t.AddSecret(passwordOf(cfg.DatabaseURL))
+	}
+	if cfg.RedisURL != "" {
+		if t.Redis, err = openRedis(cfg.RedisURL, nil); err != nil {
+			return nil, fmt.Errorf("AUDIT_REDIS_URL: %w", err)
+		}
+		t.onClose(func() { t.Redis.Close() })
+		t.AppRedisURL = cfg.RedisURL
+		t.AddSecret(passwordOf(cfg.RedisURL))
+	}
+	t.admin.email, t.admin.password = cfg.AdminEmail, cfg.AdminPassword
+	t.AddSecret(cfg.AdminPassword)
+	return t, nil
+}
+
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// openPool connects with pgx; dial, when set, replaces name resolution and
+// dialling so that a stack-internal host name reaches the published port.
+func openPool(ctx context.Context, dsn string, dial dialFunc) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("cannot parse the connection URL") // pgx errors may quote the password
+	}
+	cfg.MaxConns = 4
+	if dial != nil {
+		cfg.ConnConfig.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dial(ctx, network, addr)
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return pool, nil
+}
+
+func openRedis(rawURL string, dial dialFunc) (*redis.Client, error) {
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, errors.New("cannot parse the Redis URL")
+	}
+	if dial != nil {
+		opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dial(ctx, network, addr)
+		}
+	}
+	opts.DisableIdentity = true
+	opts.MaxRetries = 1
+	opts.DialTimeout = 2 * time.Second
+	opts.ReadTimeout = 3 * time.Second
+	return redis.NewClient(opts), nil
+}
+
+func passwordOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	pw, _ := u.User.Password()
+	return pw
+}
