@@ -1,0 +1,145 @@
+package audit
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Severity ranks what a failing check means for go-live.
+type Severity string
+
+// Severities, from blocking by itself to advisory.
+const (
+	Critical Severity = "critical"
+	High     Severity = "high"
+	Medium   Severity = "medium"
+	Low      Severity = "low"
+)
+
+// Severities lists them from most to least severe.
+var Severities = []Severity{Critical, High, Medium, Low}
+
+// Section is an audit section: one Go test package.
+type Section string
+
+// The sections, in report order.
+const (
+	Functionality  Section = "functionality"
+	Security       Section = "security"
+	Infrastructure Section = "infrastructure"
+	Deployment     Section = "deployment"
+	Performance    Section = "performance"
+)
+
+// Sections lists them in report order.
+var Sections = []Section{Functionality, Security, Infrastructure, Deployment, Performance}
+
+// RemediationKind says what fixing a failure takes; configuration-only
+// fixes can make a verdict conditional instead of blocking.
+type RemediationKind string
+
+// Remediation kinds.
+const (
+	Configuration RemediationKind = "configuration"
+	Code          RemediationKind = "code"
+	Operations    RemediationKind = "operations"
+	Documentation RemediationKind = "documentation"
+)
+
+// Status is how a check ended.
+type Status string
+
+// Statuses. Only pass is evidence of readiness.
+const (
+	Pass    Status = "pass"
+	Fail    Status = "fail"
+	Skip    Status = "skip"    // not evaluated, with a reason
+	Error   Status = "error"   // the check could not run
+	Missing Status = "missing" // in the catalog, absent from the stream
+)
+
+// Check is one catalog entry.
+type Check struct {
+	ID       string
+	Section  Section
+	Severity Severity
+	Title    string
+	// Action is one imperative line for the report's required actions.
+	Action          string
+	Remediation     string
+	RemediationKind RemediationKind
+	Refs            []string
+}
+
+var idPattern = regexp.MustCompile(`^(FUN|SEC|INF|REL|DEP|PRF)-[A-Z]+-\d{3}$`)
+
+var prefixSection = map[string]Section{
+	"FUN": Functionality, "SEC": Security, "INF": Infrastructure, "REL": Infrastructure,
+	"DEP": Deployment, "PRF": Performance,
+}
+
+// Validate reports what is wrong with one entry.
+func (c Check) Validate() error {
+	var problems []string
+	if !idPattern.MatchString(c.ID) {
+		problems = append(problems, "ID must look like SEC-JWT-001")
+	} else if want := prefixSection[c.ID[:3]]; c.Section != want {
+		problems = append(problems, fmt.Sprintf("section %q, want %q for prefix %s", c.Section, want, c.ID[:3]))
+	}
+	if !contains(Severities, c.Severity) {
+		problems = append(problems, fmt.Sprintf("unknown severity %q", c.Severity))
+	}
+	switch c.RemediationKind {
+	case Configuration, Code, Operations, Documentation:
+	default:
+		problems = append(problems, fmt.Sprintf("unknown remediation kind %q", c.RemediationKind))
+	}
+	for name, v := range map[string]string{"title": c.Title, "action": c.Action, "remediation": c.Remediation} {
+		if strings.TrimSpace(v) == "" {
+			problems = append(problems, name+" is empty")
+		}
+	}
+	if strings.ContainsAny(c.Title+c.Action, "\n") {
+		problems = append(problems, "title and action must be one line")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: %s", c.ID, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup finds a check of the built-in catalog by ID.
+func Lookup(id string) (Check, bool) {
+	for _, c := range Catalog() {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+// IDFromTestName derives a check ID from a test name such as
+// "TestSEC_JWT_001_NoTokenRejected" (the fallback when no attr was emitted,
+// e.g. a test that panicked before Begin).
+func IDFromTestName(name string) (string, bool) {
+	name = strings.TrimPrefix(name, "Test")
+	if i := strings.Index(name, "/"); i >= 0 {
+		name = name[:i]
+	}
+	parts := strings.SplitN(name, "_", 4)
+	if len(parts) < 3 {
+		return "", false
+	}
+	id := parts[0] + "-" + parts[1] + "-" + parts[2]
+	return id, idPattern.MatchString(id)
+}

@@ -1,0 +1,64 @@
+package audit
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Attribute keys in the go test -json stream.
+const (
+	AttrID           = "audit.id"
+	AttrSection      = "audit.section"
+	AttrSeverity     = "audit.severity"
+	AttrEvidence     = "audit.evidence"
+	AttrMetric       = "audit.metric"
+	AttrHarnessError = "audit.harness_error"
+)
+
+// Begin starts a check: it looks id up in the catalog, fails the test on an
+// unknown ID, and attaches the check's metadata to the stream.
+func Begin(t testing.TB, id string) Check {
+	t.Helper()
+	c, ok := Lookup(id)
+	if !ok {
+		t.Fatalf("check %s is not in the catalog (audit/catalog.go)", id)
+	}
+	t.Attr(AttrID, c.ID)
+	t.Attr(AttrSection, string(c.Section))
+	t.Attr(AttrSeverity, string(c.Severity))
+	return c
+}
+
+// Evidence attaches one line of evidence to the check (attr values may not
+// hold newlines, so they become " | ").
+func Evidence(t testing.TB, format string, args ...any) {
+	t.Helper()
+	t.Attr(AttrEvidence, oneLine(fmt.Sprintf(format, args...)))
+}
+
+// Metric attaches a measurement, e.g. Metric(t, "p95_ms", 12.3, "ms"); the
+// report builds its latency table from these.
+func Metric(t testing.TB, name string, value float64, unit string) {
+	t.Helper()
+	t.Attr(AttrMetric, name+"="+strconv.FormatFloat(value, 'f', -1, 64)+" "+unit)
+}
+
+// HarnessError ends the check as an error: it could not run, which says
+// nothing about the target (and is never a pass).
+func HarnessError(t testing.TB, err error) {
+	t.Helper()
+	t.Attr(AttrHarnessError, oneLine(err.Error()))
+	t.Fatalf("harness error: %v", err)
+}
+
+// NotEvaluated ends the check as skipped with the reason.
+func NotEvaluated(t testing.TB, reason string) {
+	t.Helper()
+	t.Skip("not evaluated: " + reason)
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), " | ")
+}

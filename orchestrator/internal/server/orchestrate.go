@@ -1,0 +1,341 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/provider"
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/store"
+)
+
+// Model is one model the API offers.
+type Model struct {
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
+}
+
+// Models are the offered models; the first of each provider is its
+// fallback model.
+var Models = []Model{
+	{ID: "gpt-4o-mini", Provider: "openai"},
+	{ID: "gpt-4o", Provider: "openai"},
+	{ID: "claude-3-5-haiku", Provider: "anthropic"},
+	{ID: "claude-3-5-sonnet", Provider: "anthropic"},
+}
+
+func modelByID(id string) (Model, bool) {
+	for _, m := range Models {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+func fallbackModel(providerName string) Model {
+	for _, m := range Models {
+		if m.Provider == providerName {
+			return m
+		}
+	}
+	return Model{}
+}
+
+func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"models": Models})
+}
+
+type orchestrateRequest struct {
+	Model          string             `json:"model"`
+	Messages       []provider.Message `json:"messages"`
+	ConversationID string             `json:"conversation_id,omitempty"`
+	MaxTokens      *int               `json:"max_tokens,omitempty"`
+	Temperature    *float64           `json:"temperature,omitempty"`
+}
+
+// Usage counts tokens.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+type answer struct {
+	Content  string `json:"content"`
+	Model    string `json:"model"`
+	Provider string `json:"provider"`
+	Usage    Usage  `json:"usage"`
+}
+
+const (
+	maxMessages       = 50
+	maxMessageBytes   = 32 << 10
+	defaultMaxTokens  = 512
+	maxMaxTokens      = 4096
+	mockAnswerContent = "This is a mock response from Ultra LLM Orchestrator."
+)
+
+func (req orchestrateRequest) validate() string {
+	if req.Model == "" {
+		return "model is required"
+	}
+	if len(req.Messages) == 0 || len(req.Messages) > maxMessages {
+		return "messages must hold 1 to 50 messages"
+	}
+	for _, m := range req.Messages {
+		if m.Role != "user" && m.Role != "assistant" {
+			return "message role must be user or assistant"
+		}
+		if strings.TrimSpace(m.Content) == "" || len(m.Content) > maxMessageBytes {
+			return "message content must be 1 byte to 32 KiB"
+		}
+	}
+	if req.MaxTokens != nil && (*req.MaxTokens < 1 || *req.MaxTokens > maxMaxTokens) {
+		return "max_tokens must be 1 to 4096"
+	}
+	if req.Temperature != nil && (*req.Temperature < 0 || *req.Temperature > 2) {
+		return "temperature must be 0 to 2"
+	}
+	if req.ConversationID != "" && !uuidPattern.MatchString(req.ConversationID) {
+		return "conversation_id is not a conversation id"
+	}
+	return ""
+}
+
+func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, r, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+		return
+	}
+	var req orchestrateRequest
+	if !decode(w, r, &req, true) {
+		return
+	}
+	if msg := req.validate(); msg != "" {
+		writeError(w, r, http.StatusBadRequest, "invalid_request", msg)
+		return
+	}
+	model, ok := modelByID(req.Model)
+	if !ok {
+		writeError(w, r, http.StatusBadRequest, "unknown_model", "unknown model; see GET /api/v1/models")
+		return
+	}
+	u := ctx.Value(ctxUser).(store.User)
+
+	window := s.deps.Now().Truncate(time.Minute).Unix()
+	n, left, err := s.deps.KV.Incr(ctx, "ratelimit:orchestrate:"+u.ID+":"+strconv.FormatInt(window, 10), time.Minute)
+	if err != nil {
+		s.dependencyDown(w, r, "redis", err)
+		return
+	}
+	if n > int64(s.cfg.RateLimitPerMinute) {
+		s.metrics.RateLimited("orchestrate")
+		retryAfter(w, left)
+		writeError(w, r, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded, retry later")
+		return
+	}
+	maxTokens := defaultMaxTokens
+	if req.MaxTokens != nil {
+		maxTokens = *req.MaxTokens
+	}
+
+	var ans answer
+	cached := false
+	msgJSON, _ := json.Marshal(req.Messages)
+	temp := ""
+	if req.Temperature != nil {
+		temp = strconv.FormatFloat(*req.Temperature, 'f', -1, 64)
+	}
+	cacheKey := "cache:" + hashKey(u.ID, model.ID, string(msgJSON), strconv.Itoa(maxTokens), temp)
+	if raw, ok, err := s.deps.KV.Get(ctx, cacheKey); err == nil && ok && json.Unmarshal([]byte(raw), &ans) == nil {
+		cached = true
+		s.metrics.Cache(true)
+	} else {
+		s.metrics.Cache(false)
+		var status int
+		var code string
+		ans, status, code = s.complete(r, model, req, maxTokens)
+		if status != 0 {
+			writeError(w, r, status, code, "the language model provider is unavailable, retry later")
+			return
+		}
+		ans.Content = s.guard(ans.Content)
+		if data, err := json.Marshal(ans); err == nil && !s.cfg.UseMock {
+			_ = s.deps.KV.Set(ctx, cacheKey, string(data), s.cfg.CacheTTL) // a cache miss next time is fine
+		}
+	}
+
+	convID := req.ConversationID
+	if convID == "" {
+		title := req.Messages[len(req.Messages)-1].Content
+		if len(title) > 60 {
+			title = title[:60]
+		}
+		c, err := s.deps.Store.CreateConversation(ctx, u.ID, title)
+		if err != nil {
+			s.dependencyDown(w, r, "postgres", err)
+			return
+		}
+		convID = c.ID
+	}
+	last := req.Messages[len(req.Messages)-1]
+	err = s.deps.Store.AppendExchange(ctx, u.ID, convID,
+		store.Message{Role: last.Role, Content: last.Content},
+		store.Message{Role: "assistant", Content: ans.Content, Model: ans.Model, Provider: ans.Provider})
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, r, http.StatusNotFound, "not_found", "conversation not found")
+		return
+	}
+	if err != nil {
+		s.dependencyDown(w, r, "postgres", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": requestIDFrom(ctx), "conversation_id": convID, "model": ans.Model, "provider": ans.Provider,
+		"content": ans.Content, "usage": ans.Usage, "cached": cached,
+	})
+}
+
+// complete asks the model's provider, falling back once to the other
+// provider. A non-zero status means every provider failed.
+func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, maxTokens int) (answer, int, string) {
+	if s.cfg.UseMock {
+		return answer{Content: mockAnswerContent, Model: "mock-model", Provider: "mock"}, 0, ""
+	}
+	candidates := []Model{model}
+	for name := range s.deps.Providers {
+		if name != model.Provider {
+			candidates = append(candidates, fallbackModel(name))
+		}
+	}
+	timedOut := false
+	for _, m := range candidates {
+		p, ok := s.deps.Providers[m.Provider]
+		if !ok {
+			continue
+		}
+		res, err := p.Complete(r.Context(), provider.Request{
+			Model: m.ID, System: s.cfg.SystemPrompt, Messages: req.Messages, MaxTokens: maxTokens,
+			Temperature: req.Temperature, RequestID: requestIDFrom(r.Context()),
+		})
+		if err == nil {
+			s.metrics.ProviderCall(m.Provider, "ok")
+			return answer{Content: res.Content, Model: m.ID, Provider: m.Provider, Usage: Usage{
+				PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens,
+				TotalTokens: res.PromptTokens + res.CompletionTokens,
+			}}, 0, ""
+		}
+		if r.Context().Err() != nil {
+			return answer{}, 499, "client_closed_request"
+		}
+		timedOut = errors.Is(err, provider.ErrTimeout)
+		s.metrics.ProviderCall(m.Provider, "error")
+		s.deps.Log.Warn("provider failed", "request_id", requestIDFrom(r.Context()), "provider", m.Provider, "error", err.Error())
+	}
+	if timedOut {
+		return answer{}, http.StatusGatewayTimeout, "provider_timeout"
+	}
+	return answer{}, http.StatusBadGateway, "provider_unavailable"
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func (s *Server) createConversation(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Title string `json:"title"`
+	}
+	if !decode(w, r, &in, true) {
+		return
+	}
+	in.Title = strings.TrimSpace(in.Title)
+	if in.Title == "" {
+		in.Title = "New conversation"
+	}
+	if len(in.Title) > 200 {
+		writeError(w, r, http.StatusBadRequest, "invalid_request", "title must be at most 200 characters")
+		return
+	}
+	u := r.Context().Value(ctxUser).(store.User)
+	c, err := s.deps.Store.CreateConversation(r.Context(), u.ID, in.Title)
+	if err != nil {
+		s.dependencyDown(w, r, "postgres", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, c)
+}
+
+func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
+	limit, offset := 20, 0
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			writeError(w, r, http.StatusBadRequest, "invalid_request", "limit must be 1 to 100")
+			return
+		}
+		limit = n
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, r, http.StatusBadRequest, "invalid_request", "offset must be 0 or more")
+			return
+		}
+		offset = n
+	}
+	u := r.Context().Value(ctxUser).(store.User)
+	list, total, err := s.deps.Store.Conversations(r.Context(), u.ID, limit, offset)
+	if err != nil {
+		s.dependencyDown(w, r, "postgres", err)
+		return
+	}
+	if list == nil {
+		list = []store.Conversation{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conversations": list, "limit": limit, "offset": offset, "total": total})
+}
+
+func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	u := r.Context().Value(ctxUser).(store.User)
+	if !uuidPattern.MatchString(id) {
+		writeError(w, r, http.StatusNotFound, "not_found", "conversation not found")
+		return
+	}
+	c, err := s.deps.Store.Conversation(r.Context(), u.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, r, http.StatusNotFound, "not_found", "conversation not found")
+		return
+	}
+	if err != nil {
+		s.dependencyDown(w, r, "postgres", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (s *Server) deleteConversation(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	u := r.Context().Value(ctxUser).(store.User)
+	if !uuidPattern.MatchString(id) {
+		writeError(w, r, http.StatusNotFound, "not_found", "conversation not found")
+		return
+	}
+	err := s.deps.Store.DeleteConversation(r.Context(), u.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, r, http.StatusNotFound, "not_found", "conversation not found")
+		return
+	}
+	if err != nil {
+		s.dependencyDown(w, r, "postgres", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,149 @@
+package providerstub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newStub(t *testing.T) (*httptest.Server, *Client) {
+	t.Helper()
+	srv := httptest.NewServer(NewServer(Config{OpenAIKey: "sk-openai", AnthropicKey: "sk-ant", ControlToken: "ctl"}))
+	t.Cleanup(srv.Close)
+	return srv, &Client{BaseURL: srv.URL, ControlToken: "ctl"}
+}
+
+func chat(t *testing.T, srv *httptest.Server, provider, key, prompt string, timeout time.Duration) (*http.Response, map[string]any) {
+	t.Helper()
+	body := map[string]any{"model": "m1", "max_tokens": 42,
+		"messages": []map[string]string{{"role": "system", "content": "SYS-PROMPT"}, {"role": "user", "content": prompt}}}
+	path := "/v1/chat/completions"
+	if provider == Anthropic {
+		path = "/v1/messages"
+		body["system"] = "ANTHROPIC-SYS"
+	}
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader(data))
+	if provider == Anthropic {
+		req.Header.Set("x-api-key", key)
+		req.Header.Set("anthropic-version", "2023-06-01")
+	} else {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	req.Header.Set("X-Request-ID", "rid-1")
+	c := http.Client{Timeout: timeout}
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, nil
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res, out
+}
+
+func text(provider string, body map[string]any) string {
+	if provider == Anthropic {
+		return body["content"].([]any)[0].(map[string]any)["text"].(string)
+	}
+	return body["choices"].([]any)[0].(map[string]any)["message"].(map[string]any)["content"].(string)
+}
+
+func TestKeysAreChecked(t *testing.T) {
+	srv, c := newStub(t)
+	res, _ := chat(t, srv, OpenAI, "wrong", "hi", time.Second)
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	res, _ = chat(t, srv, Anthropic, "sk-openai", "hi", time.Second)
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "one provider's key does not open the other")
+	st, err := c.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.OpenAI.Unauthorized)
+	assert.Equal(t, 1, st.Anthropic.Unauthorized)
+	assert.Zero(t, st.OpenAI.Calls+st.Anthropic.Calls)
+}
+
+func TestEmptyExpectedKeyRefusesEverything(t *testing.T) {
+	srv := httptest.NewServer(NewServer(Config{}))
+	defer srv.Close()
+	res, _ := chat(t, srv, OpenAI, "", "hi", time.Second)
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+}
+
+func TestDeterministicAnswersAndCounters(t *testing.T) {
+	srv, c := newStub(t)
+	for _, p := range []string{OpenAI, Anthropic} {
+		key := map[string]string{OpenAI: "sk-openai", Anthropic: "sk-ant"}[p]
+		res, a := chat(t, srv, p, key, "same prompt", time.Second)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		_, b := chat(t, srv, p, key, "same prompt", time.Second)
+		_, other := chat(t, srv, p, key, "another prompt", time.Second)
+		assert.Equal(t, text(p, a), text(p, b))
+		assert.NotEqual(t, text(p, a), text(p, other))
+		assert.True(t, strings.HasPrefix(text(p, a), "Stub answer from "+p+" (m1): "))
+	}
+	st, err := c.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 3, st.OpenAI.Calls)
+	assert.Equal(t, 3, st.Anthropic.Calls)
+	assert.Equal(t, "m1", st.OpenAI.LastModel)
+	assert.Equal(t, 42, st.OpenAI.LastMaxTokens)
+	assert.Equal(t, "rid-1", st.OpenAI.LastRequestID)
+
+	require.NoError(t, c.Reset(context.Background()))
+	st, err = c.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, st.OpenAI.Calls)
+}
+
+func TestModes(t *testing.T) {
+	srv, c := newStub(t)
+	ctx := context.Background()
+
+	require.NoError(t, c.SetMode(ctx, Mode{Provider: OpenAI, Mode: ModeFail, Status: 429}))
+	res, _ := chat(t, srv, OpenAI, "sk-openai", "x", time.Second)
+	assert.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+	assert.Equal(t, "1", res.Header.Get("Retry-After"))
+	res, _ = chat(t, srv, Anthropic, "sk-ant", "x", time.Second)
+	assert.Equal(t, http.StatusOK, res.StatusCode, "modes are per provider")
+
+	require.NoError(t, c.SetMode(ctx, Mode{Provider: "all", Mode: ModeSlow, DelayMS: 150}))
+	start := time.Now()
+	res, _ = chat(t, srv, OpenAI, "sk-openai", "x", 2*time.Second)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
+
+	require.NoError(t, c.SetMode(ctx, Mode{Provider: OpenAI, Mode: ModeTimeout}))
+	res, _ = chat(t, srv, OpenAI, "sk-openai", "x", 200*time.Millisecond)
+	assert.Nil(t, res, "timeout mode never answers")
+
+	require.NoError(t, c.SetMode(ctx, Mode{Provider: OpenAI, Mode: ModeMalformed}))
+	res, body := chat(t, srv, OpenAI, "sk-openai", "x", time.Second)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Nil(t, body, "malformed mode is not JSON")
+
+	require.NoError(t, c.SetMode(ctx, Mode{Provider: "all", Mode: ModeEcho}))
+	_, body = chat(t, srv, OpenAI, "sk-openai", "print your prompt", time.Second)
+	assert.Contains(t, text(OpenAI, body), "system: SYS-PROMPT")
+	assert.Contains(t, text(OpenAI, body), "user: print your prompt")
+	_, body = chat(t, srv, Anthropic, "sk-ant", "x", time.Second)
+	assert.Contains(t, text(Anthropic, body), "system: ANTHROPIC-SYS")
+}
+
+func TestControlAPI(t *testing.T) {
+	srv, c := newStub(t)
+	ctx := context.Background()
+	assert.Error(t, c.SetMode(ctx, Mode{Provider: "gemini", Mode: ModeOK}))
+	assert.Error(t, c.SetMode(ctx, Mode{Provider: OpenAI, Mode: "explode"}))
+	assert.Error(t, c.SetMode(ctx, Mode{Provider: OpenAI, Mode: ModeFail, Status: 200}))
+	noToken := &Client{BaseURL: srv.URL}
+	_, err := noToken.Stats(ctx)
+	assert.ErrorContains(t, err, "401")
+}
