@@ -16,7 +16,7 @@ func TestINF_PG_004_AppRoleLeastPrivilege(t *testing.T) {
 	ctx := t.Context()
 
 	var (
-		role                                              string
+		role                                             string
 		super, createRole, createDB, replication, bypass bool
 	)
 	err := tgt.DB.QueryRow(ctx, `SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls

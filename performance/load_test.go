@@ -26,12 +26,12 @@ type loadPlan struct {
 
 // loadResult is what a check judges.
 type loadResult struct {
-	requests             uint64
-	p50, p95, p99, max   time.Duration
-	success              float64 // share of 2xx
-	achievedRate         float64 // requests per second actually sent
-	statusCodes          map[string]int
-	errors               []string
+	requests           uint64
+	p50, p95, p99, max time.Duration
+	success            float64 // share of 2xx
+	achievedRate       float64 // requests per second actually sent
+	statusCodes        map[string]int
+	errors             []string
 }
 
 // guardTarget refuses to load anything but the stack's own loopback

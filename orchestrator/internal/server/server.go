@@ -431,4 +431,3 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, what string, e
 	s.deps.Log.Error(what, "request_id", requestIDFrom(r.Context()), "error", err.Error())
 	writeError(w, r, http.StatusInternalServerError, "internal_error", "internal error")
 }
-
