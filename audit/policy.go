@@ -1,16 +1,46 @@
 package audit
 
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
 // Policy is the verdict policy: how results become GO, CONDITIONAL GO or
-// NO-GO, and the thresholds of measured checks.
+// NO-GO, waivers, required sign-offs and the thresholds of measured checks.
+// It is read from a versioned YAML file (see docs/policy.md).
 type Policy struct {
-	Version int
+	Version int `yaml:"version"`
 	// PassThreshold is the minimum weighted score (0..100) for GO.
-	PassThreshold float64
+	PassThreshold float64 `yaml:"pass_threshold"`
 	// SeverityWeights weigh checks in the score.
-	SeverityWeights map[Severity]float64
+	SeverityWeights map[Severity]float64 `yaml:"severity_weights"`
 	// Thresholds of measured checks, keyed "<check ID>.<metric>", e.g.
 	// "PRF-LAT-001.p95_ms".
-	Thresholds map[string]float64
+	Thresholds       map[string]float64 `yaml:"thresholds"`
+	Waivers          []Waiver           `yaml:"waivers"`
+	RequiredSignoffs []string           `yaml:"required_signoffs"`
+}
+
+// Waiver accepts a failing check for a while, on someone's authority.
+type Waiver struct {
+	CheckID  string `yaml:"check"`
+	Reason   string `yaml:"reason"`
+	Approver string `yaml:"approver"`
+	Expires  string `yaml:"expires"` // YYYY-MM-DD, last day of validity
+}
+
+// ValidOn reports whether the waiver still counts on day now.
+func (w Waiver) ValidOn(now time.Time) bool {
+	exp, err := time.Parse(time.DateOnly, w.Expires)
+	if err != nil {
+		return false
+	}
+	return !now.After(exp.Add(24*time.Hour - time.Nanosecond))
 }
 
 // DefaultPolicy is the built-in policy.
@@ -22,14 +52,89 @@ func DefaultPolicy() Policy {
 		Thresholds: map[string]float64{
 			"PRF-LAT-001.p95_ms": 200,
 		},
+		RequiredSignoffs: []string{"Technical Audit", "Security Review", "Infrastructure Validation", "Release Manager"},
 	}
 }
 
-// Threshold returns the policy's threshold for one metric of this check,
-// or def when the policy names none.
-func (c Check) Threshold(metric string, def float64) float64 {
-	if v, ok := DefaultPolicy().Thresholds[c.ID+"."+metric]; ok {
+// LoadPolicy reads a policy file; fields it leaves out keep the defaults.
+func LoadPolicy(path string, catalog []Check) (Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Policy{}, fmt.Errorf("policy: %w", err)
+	}
+	p := DefaultPolicy()
+	p.Version = 0
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return Policy{}, fmt.Errorf("policy %s: %w", path, err)
+	}
+	if err := p.Validate(catalog); err != nil {
+		return Policy{}, fmt.Errorf("policy %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Validate reports every problem of the policy.
+func (p Policy) Validate(catalog []Check) error {
+	var errs []error
+	if p.Version != 1 {
+		errs = append(errs, fmt.Errorf("version %d is not supported (want version: 1)", p.Version))
+	}
+	if p.PassThreshold < 0 || p.PassThreshold > 100 {
+		errs = append(errs, errors.New("pass_threshold must be 0..100"))
+	}
+	for s, w := range p.SeverityWeights {
+		if !contains(Severities, s) || w < 0 {
+			errs = append(errs, fmt.Errorf("severity_weights: %q: want a known severity with a weight >= 0", s))
+		}
+	}
+	known := map[string]bool{}
+	for _, c := range catalog {
+		known[c.ID] = true
+	}
+	for i, w := range p.Waivers {
+		if !known[w.CheckID] {
+			errs = append(errs, fmt.Errorf("waiver %d: unknown check %q", i+1, w.CheckID))
+		}
+		if w.Reason == "" || w.Approver == "" {
+			errs = append(errs, fmt.Errorf("waiver %d (%s): reason and approver are required", i+1, w.CheckID))
+		}
+		if _, err := time.Parse(time.DateOnly, w.Expires); err != nil {
+			errs = append(errs, fmt.Errorf("waiver %d (%s): expires must be a date YYYY-MM-DD", i+1, w.CheckID))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Waiver returns the valid waiver for a check on day now, if any.
+func (p Policy) Waiver(id string, now time.Time) (Waiver, bool) {
+	for _, w := range p.Waivers {
+		if w.CheckID == id && w.ValidOn(now) {
+			return w, true
+		}
+	}
+	return Waiver{}, false
+}
+
+// Threshold returns the policy's threshold for one metric of a check, or
+// def when the policy names none.
+func (p Policy) Threshold(id, metric string, def float64) float64 {
+	if v, ok := p.Thresholds[id+"."+metric]; ok {
 		return v
 	}
 	return def
+}
+
+// Threshold returns the threshold for one metric of this check from the
+// policy file named by AUDIT_POLICY (checks run in their own processes),
+// else the built-in policy, else def.
+func (c Check) Threshold(metric string, def float64) float64 {
+	p := DefaultPolicy()
+	if path := os.Getenv("AUDIT_POLICY"); path != "" {
+		if loaded, err := LoadPolicy(path, Catalog()); err == nil {
+			p = loaded
+		}
+	}
+	return p.Threshold(c.ID, metric, def)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/mvpaudit/mvpaudit/providerstub"
 	"github.com/mvpaudit/mvpaudit/testutil/envfile"
@@ -309,6 +310,8 @@ func openRedis(rawURL string, dial dialFunc) (*redis.Client, error) {
 		}
 	}
 	opts.DisableIdentity = true
+	// Redis 7 has no maintenance notifications; asking for them only logs noise.
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	opts.MaxRetries = 1
 	opts.DialTimeout = 2 * time.Second
 	opts.ReadTimeout = 3 * time.Second

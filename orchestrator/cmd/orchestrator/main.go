@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/buildinfo"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/config"
@@ -86,6 +87,8 @@ func run(cfg config.Config, log *slog.Logger) error {
 	ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
 	ropts.MaxRetries = 1
 	ropts.DisableIdentity = true
+	// Redis 7 has no maintenance notifications; asking for them only logs noise.
+	ropts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 

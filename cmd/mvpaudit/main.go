@@ -1,0 +1,103 @@
+// Command mvpaudit runs the production-readiness audit and writes its
+// reports.
+//
+//	mvpaudit run [flags]                  start one stack, run every section, report
+//	mvpaudit report [flags] [stream...]   report on go test -json streams (stdin if none)
+//
+// Exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence (NO-GO
+// because the audit run itself is broken), 4 usage or tool error.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mvpaudit/mvpaudit/report"
+)
+
+// Exit codes.
+const (
+	exitGo          = 0
+	exitNoGo        = 1
+	exitConditional = 2
+	exitIncomplete  = 3
+	exitUsage       = 4
+)
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	var code int
+	var err error
+	switch args[0] {
+	case "report":
+		code, err = reportCommand(args[1:], stdin, stdout, stderr)
+	case "run":
+		code, err = runCommand(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitGo
+	default:
+		fmt.Fprintf(stderr, "mvpaudit: unknown command %q\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitGo
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mvpaudit %s: %v\n", args[0], err)
+		return exitUsage
+	}
+	return code
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  mvpaudit run [flags]                  start one stack, run every section, write reports
+  mvpaudit report [flags] [stream...]   write reports from go test -json streams (stdin if none)
+
+exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence, 4 usage or tool error
+run "mvpaudit <command> -h" for the flags of a command
+`)
+}
+
+// exitCode maps a decision to the process exit code.
+func exitCode(d report.Decision) int {
+	switch {
+	case d.Incomplete:
+		return exitIncomplete
+	case d.Verdict == report.Go:
+		return exitGo
+	case d.Verdict == report.Conditional:
+		return exitConditional
+	default:
+		return exitNoGo
+	}
+}
+
+// printSummary is the short summary on the terminal.
+func printSummary(w io.Writer, r report.Report, outDir string) {
+	d := r.Decision
+	fmt.Fprintf(w, "\nVERDICT: %s\n%s\n", d.Verdict, report.Redact(d.Rule))
+	fmt.Fprintf(w, "checks: %d, passed %d, failed %d, not evaluated %d, errors %d, missing %d; score %.1f\n",
+		d.Counts.Total, d.Counts.Pass, d.Counts.Fail, d.Counts.Skip, d.Counts.Error, d.Counts.Missing, d.Score)
+	for _, c := range d.Causes {
+		fmt.Fprintf(w, "  incomplete: %s\n", report.Redact(c))
+	}
+	for _, a := range d.Actions {
+		if a.Priority == "P0" {
+			fmt.Fprintf(w, "  required: %s [%v]\n", a.Text, a.Checks)
+		}
+	}
+	fmt.Fprintf(w, "reports: %s/{%s,%s,%s}\n", outDir, report.Files.Markdown, report.Files.JSON, report.Files.JUnit)
+}

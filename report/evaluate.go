@@ -1,0 +1,534 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+)
+
+// Verdict is the audit's decision.
+type Verdict string
+
+// Verdicts.
+const (
+	Go          Verdict = "GO"
+	Conditional Verdict = "CONDITIONAL GO"
+	NoGo        Verdict = "NO-GO"
+)
+
+// Metric is one measurement a check attached.
+type Metric struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"`
+}
+
+// CheckResult is one catalog check and what the run said of it.
+type CheckResult struct {
+	audit.Check
+	Status   audit.Status
+	Reason   string   // why skipped, errored or missing
+	Findings []string // the failure messages
+	Evidence []string
+	Metrics  []Metric
+	Package  string
+	Test     string
+	Duration time.Duration
+	Waiver   *audit.Waiver
+}
+
+// Passed reports whether the check counts as evidence of readiness.
+func (c CheckResult) Passed() bool { return c.Status == audit.Pass }
+
+// Action is one required action and the checks that call for it.
+type Action struct {
+	Text        string   `json:"action"`
+	Priority    string   `json:"priority"`
+	Severity    string   `json:"severity"`
+	Kind        string   `json:"kind"`
+	Remediation string   `json:"remediation"`
+	Checks      []string `json:"checks"`
+}
+
+// Risk is one row of the risk assessment.
+type Risk struct {
+	Area   string `json:"area"`
+	Level  string `json:"level"` // LOW, MEDIUM, HIGH, UNKNOWN
+	Reason string `json:"reason"`
+}
+
+// SectionScore summarises one section.
+type SectionScore struct {
+	Section audit.Section `json:"section"`
+	Checks  int           `json:"checks"`
+	Passed  int           `json:"passed"`
+	Score   float64       `json:"score"`
+}
+
+// Counts per status.
+type Counts struct {
+	Total   int `json:"total"`
+	Pass    int `json:"pass"`
+	Fail    int `json:"fail"`
+	Skip    int `json:"skip"`
+	Error   int `json:"error"`
+	Missing int `json:"missing"`
+	Waived  int `json:"waived"`
+}
+
+// Decision is the evaluated audit.
+type Decision struct {
+	Verdict Verdict
+	// Rule is the sentence that decided the verdict.
+	Rule string
+	// Incomplete is set when the evidence itself is broken.
+	Incomplete bool
+	Causes     []string // what broke the evidence
+	Checks     []CheckResult
+	Counts     Counts
+	Sections   []SectionScore
+	Score      float64
+	Actions    []Action
+	Unmapped   []string // tests that name no catalog check
+	Risks      []Risk
+	Policy     audit.Policy
+	Evaluated  time.Time
+}
+
+// Evaluate joins the run to the catalog and applies the policy on day now.
+func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time) Decision {
+	d := Decision{Policy: policy, Evaluated: now}
+	byID := map[string]*TestResult{}
+	known := map[string]bool{}
+	for _, c := range catalog {
+		known[c.ID] = true
+	}
+	for _, name := range run.PackageNames() {
+		pr := run.Packages[name]
+		d.Causes = append(d.Causes, packageCauses(pr)...)
+		tests := make([]string, 0, len(pr.Tests))
+		for t := range pr.Tests {
+			tests = append(tests, t)
+		}
+		sort.Strings(tests)
+		for _, t := range tests {
+			tr := pr.Tests[t]
+			id := tr.Attr(audit.AttrID)
+			if id == "" {
+				id, _ = audit.IDFromTestName(tr.Name)
+			}
+			if !known[id] {
+				d.Unmapped = append(d.Unmapped, name+"."+tr.Name)
+				continue
+			}
+			if prev, dup := byID[id]; dup {
+				d.Causes = append(d.Causes, fmt.Sprintf("check %s reported twice (%s and %s)", id, prev.Name, tr.Name))
+				if rank(tr.Action) <= rank(prev.Action) {
+					continue // keep the worse of the two
+				}
+			}
+			byID[id] = tr
+			if tr.Action == "run" {
+				d.Causes = append(d.Causes, fmt.Sprintf("%s (%s) started and never finished", tr.Name, id))
+			}
+		}
+	}
+	if run.Truncated {
+		d.Causes = append(d.Causes, "the test stream ends in the middle of a line (truncated)")
+	}
+
+	for _, c := range catalog {
+		r := CheckResult{Check: c}
+		tr := byID[c.ID]
+		if tr == nil {
+			r.Status = audit.Missing
+			r.Reason = "absent from the test stream"
+		} else {
+			fillResult(&r, tr)
+		}
+		if !r.Passed() {
+			if w, ok := policy.Waiver(c.ID, now); ok {
+				r.Waiver = &w
+			}
+		}
+		d.Checks = append(d.Checks, r)
+	}
+	sort.SliceStable(d.Checks, func(i, j int) bool {
+		a, b := d.Checks[i], d.Checks[j]
+		if sa, sb := sectionIndex(a.Section), sectionIndex(b.Section); sa != sb {
+			return sa < sb
+		}
+		return a.ID < b.ID
+	})
+	d.count()
+	d.score()
+	d.actions()
+	d.decide()
+	d.Risks = risks(d)
+	return d
+}
+
+// rank orders terminal actions from best to worst.
+func rank(action string) int {
+	switch action {
+	case "pass":
+		return 0
+	case "skip":
+		return 1
+	case "fail":
+		return 2
+	default:
+		return 3
+	}
+}
+
+func packageCauses(pr *PackageResult) []string {
+	var causes []string
+	switch {
+	case pr.BuildFailed:
+		causes = append(causes, fmt.Sprintf("package %s failed to build: %s", pr.Name, firstLines(pr.Output, 3)))
+	case pr.TimedOut:
+		causes = append(causes, fmt.Sprintf("package %s timed out (go test -timeout)", pr.Name))
+	case pr.Panicked:
+		causes = append(causes, fmt.Sprintf("package %s panicked: %s", pr.Name, panicLine(pr.Output)))
+	case pr.Action == "":
+		causes = append(causes, fmt.Sprintf("package %s never finished (stream cut or process killed)", pr.Name))
+	case pr.Action == "fail" && len(pr.Tests) == 0:
+		causes = append(causes, fmt.Sprintf("package %s failed without running a test (TestMain or set-up failure): %s",
+			pr.Name, firstLines(pr.Output, 3)))
+	}
+	return causes
+}
+
+func panicLine(lines []string) string {
+	for _, l := range lines {
+		if strings.HasPrefix(l, "panic: ") {
+			return l
+		}
+	}
+	return "see the package output"
+}
+
+func firstLines(lines []string, n int) string {
+	var out []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" || l == "FAIL" || strings.HasPrefix(l, "FAIL\t") || strings.HasPrefix(l, "ok ") {
+			continue
+		}
+		out = append(out, l)
+		if len(out) == n {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "no output"
+	}
+	return strings.Join(out, " | ")
+}
+
+func fillResult(r *CheckResult, tr *TestResult) {
+	r.Package, r.Test = tr.Package, tr.Name
+	r.Duration = time.Duration(tr.Elapsed * float64(time.Second))
+	harness := ""
+	for _, a := range tr.Attrs {
+		switch a.Key {
+		case audit.AttrEvidence:
+			r.Evidence = append(r.Evidence, a.Value)
+		case audit.AttrMetric:
+			if m, ok := parseMetric(a.Value); ok {
+				r.Metrics = append(r.Metrics, m)
+			}
+		case audit.AttrHarnessError:
+			harness = a.Value
+		}
+	}
+	messages := messageLines(tr.Output)
+	switch tr.Action {
+	case "pass":
+		r.Status = audit.Pass
+	case "skip":
+		r.Status = audit.Skip
+		r.Reason = strings.Join(messages, " ")
+		if r.Reason == "" {
+			r.Reason = "skipped without a reason"
+		}
+	case "fail":
+		r.Status = audit.Fail
+		r.Findings = messages
+		if harness != "" {
+			r.Status = audit.Error
+			r.Reason = harness
+		}
+	default:
+		r.Status = audit.Error
+		r.Reason = "the check started and never finished (panic, timeout or killed process)"
+		r.Findings = messages
+	}
+}
+
+// messageLines keeps what a check said (t.Errorf, t.Skip, t.Log), without
+// the framework's own lines, stripped of the file:line prefix.
+func messageLines(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		switch {
+		case t == "", strings.HasPrefix(t, "=== "), strings.HasPrefix(t, "--- "):
+			continue
+		}
+		if i := strings.Index(t, ": "); i > 0 && strings.Contains(t[:i], ".go:") && !strings.Contains(t[:i], " ") {
+			t = t[i+2:]
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func parseMetric(v string) (Metric, bool) {
+	name, rest, ok := strings.Cut(v, "=")
+	if !ok {
+		return Metric{}, false
+	}
+	num, unit, _ := strings.Cut(rest, " ")
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return Metric{}, false
+	}
+	return Metric{Name: name, Value: f, Unit: unit}, true
+}
+
+func sectionIndex(s audit.Section) int {
+	for i, x := range audit.Sections {
+		if x == s {
+			return i
+		}
+	}
+	return len(audit.Sections)
+}
+
+func (d *Decision) count() {
+	for _, c := range d.Checks {
+		d.Counts.Total++
+		if c.Waiver != nil {
+			d.Counts.Waived++
+		}
+		switch c.Status {
+		case audit.Pass:
+			d.Counts.Pass++
+		case audit.Fail:
+			d.Counts.Fail++
+		case audit.Skip:
+			d.Counts.Skip++
+		case audit.Error:
+			d.Counts.Error++
+		case audit.Missing:
+			d.Counts.Missing++
+		}
+	}
+}
+
+func (d *Decision) score() {
+	var total, passed float64
+	for _, s := range audit.Sections {
+		var st, sp float64
+		sc := SectionScore{Section: s}
+		for _, c := range d.Checks {
+			if c.Section != s {
+				continue
+			}
+			w := d.Policy.SeverityWeights[c.Severity]
+			st += w
+			sc.Checks++
+			if c.Passed() || c.Waiver != nil {
+				sp += w
+				sc.Passed++
+			}
+		}
+		if sc.Checks == 0 {
+			continue
+		}
+		if st > 0 {
+			sc.Score = round1(100 * sp / st)
+		}
+		total += st
+		passed += sp
+		d.Sections = append(d.Sections, sc)
+	}
+	if total > 0 {
+		d.Score = round1(100 * passed / total)
+	}
+}
+
+func round1(f float64) float64 { return float64(int(f*10+0.5)) / 10 }
+
+func priority(s audit.Severity) string {
+	switch s {
+	case audit.Critical, audit.High:
+		return "P0"
+	case audit.Medium:
+		return "P1"
+	default:
+		return "P2"
+	}
+}
+
+// actions groups not-passing, unwaived checks by their action text.
+func (d *Decision) actions() {
+	index := map[string]int{}
+	for _, c := range d.Checks {
+		if c.Passed() || c.Waiver != nil {
+			continue
+		}
+		text := c.Action
+		if c.Status != audit.Fail {
+			text = "Obtain evidence for " + c.ID + " (" + string(c.Status) + "): " + c.Title
+		}
+		if i, ok := index[text]; ok {
+			d.Actions[i].Checks = append(d.Actions[i].Checks, c.ID)
+			if severityIndex(c.Severity) < severityIndex(audit.Severity(d.Actions[i].Severity)) {
+				d.Actions[i].Severity = string(c.Severity)
+				d.Actions[i].Priority = priority(c.Severity)
+			}
+			continue
+		}
+		index[text] = len(d.Actions)
+		d.Actions = append(d.Actions, Action{Text: text, Priority: priority(c.Severity), Severity: string(c.Severity),
+			Kind: string(c.RemediationKind), Remediation: c.Remediation, Checks: []string{c.ID}})
+	}
+	sort.SliceStable(d.Actions, func(i, j int) bool {
+		return severityIndex(audit.Severity(d.Actions[i].Severity)) < severityIndex(audit.Severity(d.Actions[j].Severity))
+	})
+}
+
+func severityIndex(s audit.Severity) int {
+	for i, x := range audit.Severities {
+		if x == s {
+			return i
+		}
+	}
+	return len(audit.Severities)
+}
+
+// decide applies the verdict rules of DESIGN.md section 6, in order.
+func (d *Decision) decide() {
+	if len(d.Causes) > 0 {
+		d.Verdict, d.Incomplete = NoGo, true
+		d.Rule = "The evidence is incomplete, so no verdict but NO-GO is possible: " + d.Causes[0]
+		if n := len(d.Causes) - 1; n > 0 {
+			d.Rule += fmt.Sprintf(" (and %d more cause(s))", n)
+		}
+		return
+	}
+	var critical, highCode, highConfig, highUnevaluated []string
+	for _, c := range d.Checks {
+		if c.Passed() || c.Waiver != nil {
+			continue
+		}
+		switch {
+		case c.Severity == audit.Critical:
+			critical = append(critical, c.ID+" ("+string(c.Status)+")")
+		case c.Severity == audit.High && c.Status != audit.Fail:
+			highUnevaluated = append(highUnevaluated, c.ID+" ("+string(c.Status)+")")
+		case c.Severity == audit.High && c.RemediationKind == audit.Configuration:
+			highConfig = append(highConfig, c.ID)
+		case c.Severity == audit.High:
+			highCode = append(highCode, c.ID)
+		}
+	}
+	switch {
+	case len(critical) > 0:
+		d.Verdict = NoGo
+		d.Rule = "Critical checks are not passing: " + strings.Join(critical, ", ")
+	case len(highCode) > 0:
+		d.Verdict = NoGo
+		d.Rule = "High-severity checks fail and need more than a configuration change: " + strings.Join(highCode, ", ")
+	case len(highConfig) > 0 || len(highUnevaluated) > 0:
+		d.Verdict = Conditional
+		var parts []string
+		if len(highConfig) > 0 {
+			parts = append(parts, "high-severity checks fail with configuration-only fixes ("+strings.Join(highConfig, ", ")+")")
+		}
+		if len(highUnevaluated) > 0 {
+			parts = append(parts, "high-severity checks were not evaluated ("+strings.Join(highUnevaluated, ", ")+")")
+		}
+		d.Rule = "Conditional: " + strings.Join(parts, "; ") + "; complete the required actions before deployment"
+	case d.Score < d.Policy.PassThreshold:
+		d.Verdict = Conditional
+		d.Rule = fmt.Sprintf("Score %.1f is below the policy's threshold %.0f", d.Score, d.Policy.PassThreshold)
+	default:
+		d.Verdict = Go
+		d.Rule = fmt.Sprintf("Every critical and high check passes (or is validly waived) and the score %.1f clears the threshold %.0f",
+			d.Score, d.Policy.PassThreshold)
+	}
+}
+
+// risks derives the risk assessment from the results.
+func risks(d Decision) []Risk {
+	area := func(name string, pick func(CheckResult) bool) Risk {
+		level, worst := "LOW", ""
+		n := 0
+		for _, c := range d.Checks {
+			if !pick(c) {
+				continue
+			}
+			n++
+			if c.Passed() || c.Waiver != nil {
+				continue
+			}
+			l := "MEDIUM"
+			switch {
+			case c.Status != audit.Fail && level == "LOW":
+				l = "UNKNOWN"
+			case c.Severity == audit.Critical:
+				l = "HIGH"
+			case c.Severity == audit.Low:
+				l = "LOW"
+			}
+			if levelRank(l) > levelRank(level) {
+				level, worst = l, c.ID+" "+string(c.Status)
+			}
+		}
+		reason := "all its checks pass"
+		switch {
+		case n == 0:
+			level, reason = "UNKNOWN", "no check covers it"
+		case worst != "":
+			reason = "driven by " + worst
+		}
+		return Risk{Area: name, Level: level, Reason: reason}
+	}
+	out := []Risk{
+		area("Technical", func(c CheckResult) bool { return c.Section == audit.Functionality || c.Section == audit.Performance }),
+		area("Security", func(c CheckResult) bool {
+			return c.Section == audit.Security || strings.HasPrefix(c.ID, "DEP-CFG") || strings.HasPrefix(c.ID, "INF-")
+		}),
+		area("Operational", func(c CheckResult) bool { return c.Section == audit.Infrastructure || c.Section == audit.Deployment }),
+	}
+	business := Risk{Area: "Business", Level: "LOW", Reason: "verdict GO"}
+	switch {
+	case d.Incomplete:
+		business = Risk{Area: "Business", Level: "UNKNOWN", Reason: "the evidence is incomplete"}
+	case d.Verdict == NoGo:
+		business = Risk{Area: "Business", Level: "HIGH", Reason: "launching now would ship blocking defects"}
+	case d.Verdict == Conditional:
+		business = Risk{Area: "Business", Level: "MEDIUM", Reason: "launch depends on the required actions"}
+	}
+	return append(out, business)
+}
+
+func levelRank(l string) int {
+	switch l {
+	case "UNKNOWN":
+		return 1
+	case "MEDIUM":
+		return 2
+	case "HIGH":
+		return 3
+	}
+	return 0
+}

@@ -1,0 +1,686 @@
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+)
+
+// SchemaVersion of the JSON report (docs/report-schema.md).
+const SchemaVersion = 1
+
+// RunInfo describes the run for "Audit Information"; the runner writes it.
+type RunInfo struct {
+	Target        string            `json:"target"`
+	EnvFile       string            `json:"env_file"`
+	Mode          string            `json:"mode"`
+	TargetVersion string            `json:"target_version,omitempty"`
+	GoVersion     string            `json:"go_version"`
+	Images        map[string]string `json:"images,omitempty"`
+	Start         time.Time         `json:"start"`
+	End           time.Time         `json:"end"`
+}
+
+// Signoff is one line of the sign-off file.
+type Signoff struct {
+	Role     string `yaml:"role" json:"role"`
+	Name     string `yaml:"name" json:"name"`
+	Date     string `yaml:"date" json:"date"`
+	Decision string `yaml:"decision" json:"decision"`
+}
+
+// LoadSignoffs reads a YAML list of sign-offs.
+func LoadSignoffs(path string) ([]Signoff, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sign-offs: %w", err)
+	}
+	var s []Signoff
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("sign-offs %s: %w", path, err)
+	}
+	for i, x := range s {
+		if x.Role == "" || x.Name == "" || x.Date == "" {
+			return nil, fmt.Errorf("sign-offs %s: entry %d needs role, name and date", path, i+1)
+		}
+	}
+	return s, nil
+}
+
+// Report is a Decision with the context a reader needs.
+type Report struct {
+	Decision
+	Info     RunInfo
+	Signoffs []Signoff
+}
+
+// secretPatterns are redacted from everything rendered, as a second line
+// of defence behind the checks' own redaction.
+var secretPatterns = []*regexp.Regexp{
+	regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`),
+	regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}`),
+	regexp.MustCompile(`(://[^:/@\s]*:)[^@/\s]+@`),
+	regexp.MustCompile(`(?i)((?:password|secret|api_key|token)=)[^&\s]+`),
+	regexp.MustCompile(`\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}`),
+}
+
+// Redact removes token- and secret-looking values from s.
+func Redact(s string) string {
+	for i, re := range secretPatterns {
+		switch i {
+		case 2:
+			s = re.ReplaceAllString(s, "${1}[REDACTED]@")
+		case 3:
+			s = re.ReplaceAllString(s, "${1}[REDACTED]")
+		default:
+			s = re.ReplaceAllString(s, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+var statusMark = map[audit.Status]string{
+	audit.Pass: "PASS", audit.Fail: "FAIL", audit.Skip: "NOT EVALUATED", audit.Error: "ERROR", audit.Missing: "MISSING",
+}
+
+// WriteMarkdown renders the report in the seed report's shape.
+func WriteMarkdown(w io.Writer, r Report) error {
+	b := &strings.Builder{}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	d := r.Decision
+
+	p("# Production Readiness Audit: %s", d.Verdict)
+	p("")
+	p("## Audit Information")
+	p("")
+	p("- **Target**: %s", orDash(r.Info.Target))
+	p("- **Audited configuration**: %s", orDash(r.Info.EnvFile))
+	if r.Info.TargetVersion != "" {
+		p("- **Target version**: %s", r.Info.TargetVersion)
+	}
+	p("- **Mode**: %s", orDash(r.Info.Mode))
+	p("- **Go**: %s", orDash(r.Info.GoVersion))
+	if len(r.Info.Images) > 0 {
+		names := sortedKeys(r.Info.Images)
+		for _, n := range names {
+			p("- **Image** `%s`: `%s`", n, r.Info.Images[n])
+		}
+	}
+	if !r.Info.Start.IsZero() {
+		p("- **Start**: %s", r.Info.Start.UTC().Format(time.RFC3339))
+		p("- **End**: %s", r.Info.End.UTC().Format(time.RFC3339))
+		p("- **Duration**: %s", r.Info.End.Sub(r.Info.Start).Round(time.Second))
+	}
+	p("- **Policy**: version %d, pass threshold %.0f", d.Policy.Version, d.Policy.PassThreshold)
+	p("")
+	p("## Final Verdict")
+	p("")
+	p("### %s", d.Verdict)
+	p("")
+	p("%s.", strings.TrimSuffix(d.Rule, "."))
+	if d.Incomplete {
+		p("")
+		p("The evidence is incomplete:")
+		p("")
+		for _, c := range d.Causes {
+			p("- %s", c)
+		}
+	}
+	p("")
+	p("## Summary Statistics")
+	p("")
+	p("- **Checks in the catalog**: %d", d.Counts.Total)
+	p("- **Passed**: %d (%.1f%%)", d.Counts.Pass, pct(d.Counts.Pass, d.Counts.Total))
+	p("- **Failed**: %d", d.Counts.Fail)
+	p("- **Not evaluated**: %d", d.Counts.Skip)
+	p("- **Errors**: %d", d.Counts.Error)
+	p("- **Missing from the run**: %d", d.Counts.Missing)
+	p("- **Waived**: %d", d.Counts.Waived)
+	p("- **Critical issues**: %d", countWhere(d.Checks, func(c CheckResult) bool { return c.Severity == audit.Critical && !c.Passed() }))
+	p("- **Weighted score**: %.1f / 100", d.Score)
+	p("")
+	p("| Section | Checks | Passed | Score |")
+	p("|---|---:|---:|---:|")
+	for _, s := range d.Sections {
+		p("| %s | %d | %d | %.1f |", s.Section, s.Checks, s.Passed, s.Score)
+	}
+	p("")
+	p("## Key Findings")
+	p("")
+	p("### Strengths")
+	p("")
+	strengths := strengthsOf(d)
+	if len(strengths) == 0 {
+		p("None established by this run.")
+	}
+	for i, s := range strengths {
+		p("%d. %s", i+1, s)
+	}
+	p("")
+	p("### Required Actions (Pre-Deployment)")
+	p("")
+	if len(d.Actions) == 0 {
+		p("None.")
+	}
+	for _, prio := range []string{"P0", "P1", "P2"} {
+		n := 0
+		for _, a := range d.Actions {
+			if a.Priority != prio {
+				continue
+			}
+			if n == 0 {
+				p("**%s** (%s)", prio, map[string]string{"P0": "blocking", "P1": "track with an owner and date", "P2": "advisory"}[prio])
+				p("")
+			}
+			n++
+			p("%d. %s [%s; %s]", n, a.Text, strings.Join(a.Checks, ", "), a.Kind)
+			p("   - %s", a.Remediation)
+		}
+		if n > 0 {
+			p("")
+		}
+	}
+	p("## Risk Assessment")
+	p("")
+	for _, rk := range d.Risks {
+		p("- **%s Risk**: %s (%s)", rk.Area, rk.Level, rk.Reason)
+	}
+	p("")
+	p("## Compliance Status")
+	p("")
+	for _, c := range compliance(d) {
+		p("- [%s] %s", tick(c.ok), c.text)
+	}
+	p("")
+	p("## Recommendations")
+	p("")
+	for _, h := range recommendations(d) {
+		p("### %s", h.title)
+		p("")
+		for i, item := range h.items {
+			p("%d. %s", i+1, item)
+		}
+		p("")
+	}
+	p("## Sign-offs")
+	p("")
+	for _, s := range signoffLines(r) {
+		p("- %s", s)
+	}
+	p("")
+	p("## Next Steps")
+	p("")
+	for i, s := range nextSteps(d) {
+		p("%d. %s", i+1, s)
+	}
+	p("")
+	if table := latencyTable(d); table != "" {
+		p("## Measurements")
+		p("")
+		b.WriteString(table)
+		p("")
+	}
+	p("## Checks")
+	p("")
+	p("| ID | Section | Severity | Status | Title |")
+	p("|---|---|---|---|---|")
+	for _, c := range d.Checks {
+		p("| %s | %s | %s | %s | %s |", c.ID, c.Section, c.Severity, statusOf(c), c.Title)
+	}
+	p("")
+	for _, c := range d.Checks {
+		p("### %s: %s", c.ID, c.Title)
+		p("")
+		p("- **Status**: %s; **severity**: %s; **section**: %s", statusOf(c), c.Severity, c.Section)
+		if c.Test != "" {
+			p("- **Test**: `%s` in `%s` (%s)", c.Test, c.Package, c.Duration.Round(time.Millisecond))
+		}
+		if c.Reason != "" {
+			p("- **Reason**: %s", c.Reason)
+		}
+		if c.Waiver != nil {
+			p("- **Waived** by %s until %s: %s", c.Waiver.Approver, c.Waiver.Expires, c.Waiver.Reason)
+		}
+		for _, f := range limit(c.Findings, 20) {
+			p("- **Finding**: %s", f)
+		}
+		for _, e := range limit(c.Evidence, 20) {
+			p("- Evidence: %s", e)
+		}
+		if !c.Passed() {
+			p("- **Remediation** (%s): %s", c.RemediationKind, c.Remediation)
+		}
+		if len(c.Refs) > 0 {
+			p("- References: %s", strings.Join(c.Refs, "; "))
+		}
+		p("")
+	}
+	if len(d.Unmapped) > 0 {
+		p("## Tests Outside the Catalog")
+		p("")
+		for _, u := range d.Unmapped {
+			p("- %s", u)
+		}
+		p("")
+	}
+	p("---")
+	p("")
+	p("Generated by mvpaudit on %s. Only PASS is evidence of readiness.", d.Evaluated.UTC().Format(time.RFC3339))
+	_, err := io.WriteString(w, Redact(b.String()))
+	return err
+}
+
+func statusOf(c CheckResult) string {
+	s := statusMark[c.Status]
+	if c.Waiver != nil {
+		s += " (waived)"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func tick(ok bool) string {
+	if ok {
+		return "x"
+	}
+	return " "
+}
+
+func pct(n, total int) float64 {
+	if total == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(total)
+}
+
+func countWhere(cs []CheckResult, f func(CheckResult) bool) int {
+	n := 0
+	for _, c := range cs {
+		if f(c) {
+			n++
+		}
+	}
+	return n
+}
+
+func limit(lines []string, n int) []string {
+	if len(lines) <= n {
+		return lines
+	}
+	return append(lines[:n:n], fmt.Sprintf("... %d more", len(lines)-n))
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sectionPasses(d Decision, s audit.Section) (all bool, n int) {
+	for _, c := range d.Checks {
+		if c.Section != s {
+			continue
+		}
+		n++
+		if !c.Passed() {
+			return false, n
+		}
+	}
+	return n > 0, n
+}
+
+func strengthsOf(d Decision) []string {
+	var out []string
+	for _, s := range audit.Sections {
+		if ok, n := sectionPasses(d, s); ok {
+			out = append(out, fmt.Sprintf("%s: all %d checks pass", titleCase(string(s)), n))
+		}
+	}
+	for _, c := range d.Checks {
+		if c.Passed() && c.Severity == audit.Critical {
+			out = append(out, fmt.Sprintf("%s (%s) passes", c.Title, c.ID))
+		}
+	}
+	if len(out) > 8 {
+		out = append(out[:8], fmt.Sprintf("and %d more passing critical checks", len(out)-8))
+	}
+	return out
+}
+
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+type complianceItem struct {
+	text string
+	ok   bool
+}
+
+func compliance(d Decision) []complianceItem {
+	passed := func(ids ...string) bool {
+		for _, c := range d.Checks {
+			for _, id := range ids {
+				if c.ID == id && !c.Passed() {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	section := func(s audit.Section) bool { ok, _ := sectionPasses(d, s); return ok }
+	return []complianceItem{
+		{"Evidence complete (no build failure, panic, timeout, truncation or missing check)", !d.Incomplete && d.Counts.Missing == 0},
+		{"Authentication enforced (ENABLE_AUTH on, protected routes reject anonymous calls)", passed("DEP-CFG-002", "SEC-JWT-001")},
+		{"Real provider path in use (mock mode off)", passed("DEP-CFG-001", "FUN-CFG-001")},
+		{"Security standards met (every security check passes)", section(audit.Security)},
+		{"Production configuration validated (every deployment check passes)", section(audit.Deployment)},
+		{"Infrastructure verified (every infrastructure check passes)", section(audit.Infrastructure)},
+		{"Performance within policy (every performance check passes)", section(audit.Performance)},
+		{"Core functionality verified (every functionality check passes)", section(audit.Functionality)},
+	}
+}
+
+type horizon struct {
+	title string
+	items []string
+}
+
+func recommendations(d Decision) []horizon {
+	var now, month, later []string
+	for _, a := range d.Actions {
+		switch a.Priority {
+		case "P0":
+			now = append(now, a.Text)
+		case "P1":
+			month = append(month, a.Text)
+		default:
+			later = append(later, a.Text)
+		}
+	}
+	if len(now) > 0 {
+		now = append(now, "Re-run the audit (make audit) on the changed configuration and attach the new report")
+	} else {
+		now = append(now, "Archive this report with the release and brief the operations team on docs/RUNBOOK.md")
+	}
+	if d.Counts.Skip+d.Counts.Missing > 0 {
+		month = append(month, fmt.Sprintf("Evaluate the %d checks this run could not evaluate (give the audit the access they need)", d.Counts.Skip+d.Counts.Missing))
+	}
+	for _, c := range d.Checks {
+		if c.Waiver != nil {
+			month = append(month, fmt.Sprintf("Fix %s before its waiver expires on %s", c.ID, c.Waiver.Expires))
+		}
+	}
+	month = append(month, "Run the audit in CI on every release candidate")
+	later = append(later, "Review the policy thresholds against production measurements")
+	return []horizon{
+		{"Immediate (Before Deployment)", now},
+		{"Short-term (First Month)", month},
+		{"Long-term (3-6 Months)", later},
+	}
+}
+
+func signoffLines(r Report) []string {
+	signed := map[string]Signoff{}
+	for _, s := range r.Signoffs {
+		signed[s.Role] = s
+	}
+	var out []string
+	roles := append([]string(nil), r.Policy.RequiredSignoffs...)
+	for _, s := range r.Signoffs {
+		found := false
+		for _, role := range roles {
+			found = found || role == s.Role
+		}
+		if !found {
+			roles = append(roles, s.Role)
+		}
+	}
+	for _, role := range roles {
+		if s, ok := signed[role]; ok {
+			out = append(out, fmt.Sprintf("[x] %s: %s, %s (%s)", role, s.Name, s.Date, orDash(s.Decision)))
+		} else {
+			out = append(out, fmt.Sprintf("[ ] %s (pending)", role))
+		}
+	}
+	return out
+}
+
+func nextSteps(d Decision) []string {
+	switch {
+	case d.Incomplete:
+		return []string{"Fix the audit run itself (see the causes under Final Verdict)", "Re-run make audit", "Review the new report"}
+	case d.Verdict == NoGo:
+		return []string{"Assign an owner to every P0 action", "Fix and re-run make audit", "Do not schedule a deployment window until the verdict changes"}
+	case d.Verdict == Conditional:
+		return []string{"Complete the required configuration changes", "Re-run make audit with the production configuration",
+			"Collect the pending sign-offs", "Schedule the deployment window and execute docs/RUNBOOK.md"}
+	default:
+		return []string{"Collect the pending sign-offs", "Schedule the deployment window", "Execute docs/RUNBOOK.md", "Monitor the production system"}
+	}
+}
+
+func latencyTable(d Decision) string {
+	var rows []string
+	for _, c := range d.Checks {
+		for _, m := range c.Metrics {
+			rows = append(rows, fmt.Sprintf("| %s | %s | %g | %s |", c.ID, m.Name, m.Value, m.Unit))
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	return "| Check | Metric | Value | Unit |\n|---|---|---:|---|\n" + strings.Join(rows, "\n") + "\n"
+}
+
+// jsonReport is the JSON report's schema (docs/report-schema.md).
+type jsonReport struct {
+	SchemaVersion int             `json:"schema_version"`
+	Verdict       Verdict         `json:"verdict"`
+	Rule          string          `json:"rule"`
+	Incomplete    bool            `json:"incomplete"`
+	Causes        []string        `json:"causes"`
+	Score         float64         `json:"score"`
+	Summary       Counts          `json:"summary"`
+	Sections      []SectionScore  `json:"sections"`
+	Actions       []Action        `json:"required_actions"`
+	Risks         []Risk          `json:"risks"`
+	Info          RunInfo         `json:"audit"`
+	Signoffs      []Signoff       `json:"signoffs"`
+	Checks        []jsonCheck     `json:"checks"`
+	Unmapped      []string        `json:"unmapped_tests"`
+	Policy        jsonPolicyBrief `json:"policy"`
+	Generated     time.Time       `json:"generated"`
+}
+
+type jsonPolicyBrief struct {
+	Version       int     `json:"version"`
+	PassThreshold float64 `json:"pass_threshold"`
+}
+
+type jsonCheck struct {
+	ID              string        `json:"id"`
+	Section         audit.Section `json:"section"`
+	Severity        string        `json:"severity"`
+	Title           string        `json:"title"`
+	Status          audit.Status  `json:"status"`
+	Reason          string        `json:"reason,omitempty"`
+	Findings        []string      `json:"findings"`
+	Evidence        []string      `json:"evidence"`
+	Metrics         []Metric      `json:"metrics,omitempty"`
+	Action          string        `json:"action"`
+	Remediation     string        `json:"remediation"`
+	RemediationKind string        `json:"remediation_kind"`
+	References      []string      `json:"references"`
+	Waiver          *audit.Waiver `json:"waiver,omitempty"`
+	Test            string        `json:"test,omitempty"`
+	Package         string        `json:"package,omitempty"`
+	DurationMS      int64         `json:"duration_ms"`
+}
+
+// WriteJSON renders the machine-readable report.
+func WriteJSON(w io.Writer, r Report) error {
+	d := r.Decision
+	out := jsonReport{
+		SchemaVersion: SchemaVersion, Verdict: d.Verdict, Rule: d.Rule, Incomplete: d.Incomplete,
+		Causes: nonNil(d.Causes), Score: d.Score, Summary: d.Counts, Sections: d.Sections, Actions: d.Actions,
+		Risks: d.Risks, Info: r.Info, Signoffs: r.Signoffs, Unmapped: nonNil(d.Unmapped),
+		Policy:    jsonPolicyBrief{Version: d.Policy.Version, PassThreshold: d.Policy.PassThreshold},
+		Generated: d.Evaluated.UTC(),
+	}
+	if out.Actions == nil {
+		out.Actions = []Action{}
+	}
+	if out.Signoffs == nil {
+		out.Signoffs = []Signoff{}
+	}
+	for _, c := range d.Checks {
+		out.Checks = append(out.Checks, jsonCheck{
+			ID: c.ID, Section: c.Section, Severity: string(c.Severity), Title: c.Title, Status: c.Status,
+			Reason: c.Reason, Findings: nonNil(c.Findings), Evidence: nonNil(c.Evidence), Metrics: c.Metrics,
+			Action: c.Action, Remediation: c.Remediation, RemediationKind: string(c.RemediationKind),
+			References: nonNil(c.Refs), Waiver: c.Waiver, Test: c.Test, Package: c.Package,
+			DurationMS: c.Duration.Milliseconds(),
+		})
+	}
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, Redact(string(data))+"\n")
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
+	Skipped  int         `xml:"skipped,attr"`
+	Time     string      `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"`
+	Skipped   *junitMessage `xml:"skipped,omitempty"`
+}
+
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+	Body    string `xml:",chardata"`
+}
+
+// WriteJUnit renders one suite per section and one case per check; a
+// missing check is an error, as is the broken evidence itself.
+func WriteJUnit(w io.Writer, r Report) error {
+	d := r.Decision
+	out := junitSuites{Name: "mvpaudit: " + string(d.Verdict)}
+	for _, s := range audit.Sections {
+		suite := junitSuite{Name: string(s)}
+		var total time.Duration
+		for _, c := range d.Checks {
+			if c.Section != s {
+				continue
+			}
+			total += c.Duration
+			jc := junitCase{Name: c.ID + " " + c.Title, Classname: "mvpaudit." + string(s),
+				Time: fmt.Sprintf("%.3f", c.Duration.Seconds())}
+			body := Redact(strings.Join(append(append([]string{}, c.Findings...), c.Evidence...), "\n"))
+			switch c.Status {
+			case audit.Fail:
+				if c.Waiver == nil {
+					jc.Failure = &junitMessage{Message: firstOr(c.Findings, "failed"), Body: body}
+					suite.Failures++
+				}
+			case audit.Error, audit.Missing:
+				jc.Error = &junitMessage{Message: string(c.Status) + ": " + c.Reason, Body: body}
+				suite.Errors++
+			case audit.Skip:
+				jc.Skipped = &junitMessage{Message: c.Reason}
+				suite.Skipped++
+			}
+			suite.Tests++
+			suite.Cases = append(suite.Cases, jc)
+		}
+		if suite.Tests == 0 {
+			continue
+		}
+		suite.Time = fmt.Sprintf("%.3f", total.Seconds())
+		out.Suites = append(out.Suites, suite)
+	}
+	if d.Incomplete {
+		ev := junitSuite{Name: "evidence", Tests: 1, Errors: 1, Time: "0.000", Cases: []junitCase{{
+			Name: "audit evidence is complete", Classname: "mvpaudit.evidence", Time: "0.000",
+			Error: &junitMessage{Message: "incomplete evidence", Body: Redact(strings.Join(d.Causes, "\n"))},
+		}}}
+		out.Suites = append(out.Suites, ev)
+	}
+	for _, s := range out.Suites {
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Errors += s.Errors
+		out.Skipped += s.Skipped
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return Redact(s[0])
+	}
+	return def
+}
