@@ -194,7 +194,7 @@ func packageCauses(pr *PackageResult) []string {
 	case pr.TimedOut:
 		causes = append(causes, fmt.Sprintf("package %s timed out (go test -timeout)", pr.Name))
 	case pr.Panicked:
-		causes = append(causes, fmt.Sprintf("package %s panicked: %s", pr.Name, panicLine(pr.Output)))
+		causes = append(causes, fmt.Sprintf("package %s panicked: %s", pr.Name, pr.PanicLine))
 	case pr.Action == "":
 		causes = append(causes, fmt.Sprintf("package %s never finished (stream cut or process killed)", pr.Name))
 	case pr.Action == "fail" && len(pr.Tests) == 0:
@@ -202,15 +202,6 @@ func packageCauses(pr *PackageResult) []string {
 			pr.Name, firstLines(pr.Output, 3)))
 	}
 	return causes
-}
-
-func panicLine(lines []string) string {
-	for _, l := range lines {
-		if strings.HasPrefix(l, "panic: ") {
-			return l
-		}
-	}
-	return "see the package output"
 }
 
 func firstLines(lines []string, n int) string {

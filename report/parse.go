@@ -59,6 +59,7 @@ type PackageResult struct {
 	BuildFailed bool
 	Panicked    bool
 	TimedOut    bool
+	PanicLine   string   // the first "panic: " line, from any test of the package
 	Output      []string // package-level output (TestMain, panics, build errors)
 	Tests       map[string]*TestResult
 	dropped     int
@@ -169,11 +170,11 @@ func (p *parser) event(e event) {
 	}
 	switch e.Action {
 	case "build-output", "build-fail":
-		name := strings.Fields(e.ImportPath + " ")[0]
-		if name == "" {
+		fields := strings.Fields(e.ImportPath) // "pkg [pkg.test]"
+		if len(fields) == 0 {
 			return
 		}
-		pr := p.pkg(name)
+		pr := p.pkg(fields[0])
 		pr.BuildFailed = pr.BuildFailed || e.Action == "build-fail"
 		if e.Output != "" {
 			pr.addOutput(e.Output)
@@ -227,6 +228,9 @@ func (pr *PackageResult) notice(out string) {
 		pr.TimedOut = true
 	case strings.HasPrefix(out, "panic: "):
 		pr.Panicked = true
+		if pr.PanicLine == "" {
+			pr.PanicLine = strings.TrimSpace(out)
+		}
 	}
 }
 

@@ -381,12 +381,20 @@ type complianceItem struct {
 }
 
 func compliance(d Decision) []complianceItem {
+	// passed requires every named check to be in the catalog and pass.
 	passed := func(ids ...string) bool {
-		for _, c := range d.Checks {
-			for _, id := range ids {
-				if c.ID == id && !c.Passed() {
-					return false
+		for _, id := range ids {
+			found := false
+			for _, c := range d.Checks {
+				if c.ID == id {
+					found = true
+					if !c.Passed() {
+						return false
+					}
 				}
+			}
+			if !found {
+				return false
 			}
 		}
 		return true

@@ -1,0 +1,237 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+)
+
+func ev(action, pkg, test string, extra string) string {
+	s := fmt.Sprintf(`{"Action":%q,"Package":%q`, action, pkg)
+	if test != "" {
+		s += fmt.Sprintf(`,"Test":%q`, test)
+	}
+	return s + extra + "}\n"
+}
+
+// stream builds a stream where each check ends with the given action.
+func stream(results map[string]string) string {
+	var b strings.Builder
+	b.WriteString(ev("start", "p", "", ""))
+	for id, action := range results {
+		test := "Test" + strings.ReplaceAll(id, "-", "_")
+		b.WriteString(ev("run", "p", test, ""))
+		b.WriteString(ev("attr", "p", test, fmt.Sprintf(`,"Key":"audit.id","Value":%q`, id)))
+		if action == "fail" {
+			b.WriteString(ev("output", "p", test, `,"Output":"    x_test.go:12: something is wrong\n"`))
+		}
+		b.WriteString(ev(action, "p", test, ""))
+	}
+	b.WriteString(ev("pass", "p", "", ""))
+	return b.String()
+}
+
+func evaluate(t *testing.T, s string, policy audit.Policy) Decision {
+	t.Helper()
+	run, err := Parse(strings.NewReader(s))
+	require.NoError(t, err)
+	return Evaluate(run, fixtureCatalog, policy, fixedNow)
+}
+
+func TestVerdictRules(t *testing.T) {
+	type testCase struct {
+		name    string
+		results map[string]string
+		policy  func(*audit.Policy)
+		want    Verdict
+		rule    string
+	}
+	all := func(fun, sec, dep string) map[string]string {
+		return map[string]string{"FUN-FIX-001": fun, "SEC-FIX-001": sec, "DEP-FIX-001": dep}
+	}
+	cases := []testCase{
+		{name: "all pass", results: all("pass", "pass", "pass"), want: Go, rule: "Every critical"},
+		{name: "critical fails", results: all("fail", "pass", "pass"), want: NoGo, rule: "Critical checks"},
+		{name: "critical skipped", results: all("skip", "pass", "pass"), want: NoGo, rule: "FUN-FIX-001 (skip)"},
+		{name: "critical missing", results: map[string]string{"SEC-FIX-001": "pass", "DEP-FIX-001": "pass"}, want: NoGo, rule: "FUN-FIX-001 (missing)"},
+		{name: "high config fails", results: all("pass", "fail", "pass"), want: Conditional, rule: "configuration-only"},
+		{name: "high skipped", results: all("pass", "skip", "pass"), want: Conditional, rule: "not evaluated"},
+		{name: "medium fails, score below threshold", results: all("pass", "pass", "fail"), want: Conditional, rule: "below the policy's threshold"},
+		{name: "waived critical", results: all("fail", "pass", "pass"), want: Go,
+			policy: func(p *audit.Policy) {
+				p.Waivers = []audit.Waiver{{CheckID: "FUN-FIX-001", Reason: "r", Approver: "CTO", Expires: "2026-12-01"}}
+			}},
+		{name: "expired waiver", results: all("fail", "pass", "pass"), want: NoGo,
+			policy: func(p *audit.Policy) {
+				p.Waivers = []audit.Waiver{{CheckID: "FUN-FIX-001", Reason: "r", Approver: "CTO", Expires: "2026-11-01"}}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := audit.DefaultPolicy()
+			if tc.policy != nil {
+				tc.policy(&p)
+			}
+			d := evaluate(t, stream(tc.results), p)
+			assert.Equal(t, tc.want, d.Verdict, d.Rule)
+			assert.Contains(t, d.Rule, tc.rule)
+		})
+	}
+}
+
+func TestHighCodeFailureIsNoGo(t *testing.T) {
+	catalog := append([]audit.Check(nil), fixtureCatalog...)
+	catalog[1].RemediationKind = audit.Code
+	run, err := Parse(strings.NewReader(stream(map[string]string{"FUN-FIX-001": "pass", "SEC-FIX-001": "fail", "DEP-FIX-001": "pass"})))
+	require.NoError(t, err)
+	d := Evaluate(run, catalog, audit.DefaultPolicy(), fixedNow)
+	assert.Equal(t, NoGo, d.Verdict)
+	assert.Contains(t, d.Rule, "more than a configuration change")
+}
+
+func TestParseToleratesNoiseAndUnknownActions(t *testing.T) {
+	s := "not json at all\n" + ev("start", "p", "", "") + ev("frobnicate", "p", "", "") +
+		"{broken json\n" + stream(map[string]string{"FUN-FIX-001": "pass"})
+	run, err := Parse(strings.NewReader(s))
+	require.NoError(t, err)
+	assert.Equal(t, 2, run.NonJSON)
+	assert.False(t, run.Truncated)
+	assert.Equal(t, "pass", run.Packages["p"].Tests["TestFUN_FIX_001"].Action)
+}
+
+func TestFindingsAndHarnessErrors(t *testing.T) {
+	s := ev("start", "p", "", "") +
+		ev("run", "p", "TestFUN_FIX_001", "") +
+		ev("attr", "p", "TestFUN_FIX_001", `,"Key":"audit.harness_error","Value":"docker went away"`) +
+		ev("output", "p", "TestFUN_FIX_001", `,"Output":"=== RUN   TestFUN_FIX_001\n"`) +
+		ev("output", "p", "TestFUN_FIX_001", `,"Output":"    a_test.go:9: harness error: docker went away\n"`) +
+		ev("fail", "p", "TestFUN_FIX_001", "") +
+		ev("run", "p", "TestSEC_FIX_001", "") +
+		ev("output", "p", "TestSEC_FIX_001/variant", `,"Output":"    a_test.go:20: GET /x: status = 200, want 401\n"`) +
+		ev("fail", "p", "TestSEC_FIX_001/variant", "") +
+		ev("fail", "p", "TestSEC_FIX_001", "") +
+		ev("fail", "p", "", "")
+	d := evaluate(t, s, audit.DefaultPolicy())
+	byID := map[string]CheckResult{}
+	for _, c := range d.Checks {
+		byID[c.ID] = c
+	}
+	assert.Equal(t, audit.Error, byID["FUN-FIX-001"].Status)
+	assert.Equal(t, "docker went away", byID["FUN-FIX-001"].Reason)
+	assert.Equal(t, audit.Fail, byID["SEC-FIX-001"].Status, "ID derived from the test name")
+	assert.Equal(t, []string{"GET /x: status = 200, want 401"}, byID["SEC-FIX-001"].Findings, "subtest findings fold into the check")
+	assert.Equal(t, audit.Missing, byID["DEP-FIX-001"].Status)
+}
+
+func TestShardOrderDoesNotMatter(t *testing.T) {
+	a := stream(map[string]string{"FUN-FIX-001": "pass"})
+	b := strings.ReplaceAll(stream(map[string]string{"SEC-FIX-001": "fail", "DEP-FIX-001": "pass"}), `"p"`, `"q"`)
+	render := func(streams ...string) string {
+		var rs []io.Reader
+		for _, s := range streams {
+			rs = append(rs, strings.NewReader(s))
+		}
+		run, err := Parse(rs...)
+		require.NoError(t, err)
+		var out bytes.Buffer
+		require.NoError(t, WriteJSON(&out, Report{Decision: Evaluate(run, fixtureCatalog, audit.DefaultPolicy(), fixedNow)}))
+		return out.String()
+	}
+	assert.Equal(t, render(a, b), render(b, a))
+}
+
+func TestRedact(t *testing.T) {
+	in := `Authorization: Bearer abcdefgh12345678 token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig postgres://app:s3cret@db/x password=hunter2 sk-proj-abcdefghijklmnopqrstu`
+	out := Redact(in)
+	for _, secret := range []string{"abcdefgh12345678", "eyJzdWIiOiIxIn0", "s3cret", "hunter2", "sk-proj-abcdefghijklmnopqrstu"} {
+		assert.NotContains(t, out, secret)
+	}
+	assert.Contains(t, out, "postgres://app:[REDACTED]@db/x")
+}
+
+func TestJUnitMarksBrokenEvidence(t *testing.T) {
+	d := evaluate(t, ev("start", "p", "", "")+ev("output", "p", "", `,"Output":"panic: boom\n"`)+ev("fail", "p", "", ""), audit.DefaultPolicy())
+	var out bytes.Buffer
+	require.NoError(t, WriteJUnit(&out, Report{Decision: d}))
+	assert.Contains(t, out.String(), `name="audit evidence is complete"`)
+	assert.Contains(t, out.String(), "panicked")
+	assert.Contains(t, out.String(), `errors="4"`, "three missing checks and the evidence case")
+}
+
+func TestStepSummaryIsBounded(t *testing.T) {
+	path := t.TempDir() + "/summary.md"
+	big := bytes.Repeat([]byte("a line of the report\n"), 100000)
+	require.NoError(t, appendStepSummary(path, big))
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(data), 1<<20)
+	assert.Contains(t, string(data), "truncated to fit")
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(stream(map[string]string{"FUN-FIX-001": "pass", "SEC-FIX-001": "fail"})))
+	f.Add([]byte(`{"Action":"build-fail","ImportPath":"x [x.test]"}` + "\n"))
+	f.Add([]byte(`{"Action":"output","Package":"p","Test":"T/a/b","Output":"panic: x"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		run, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("Parse returned a read error for in-memory input: %v", err)
+		}
+		d := Evaluate(run, fixtureCatalog, audit.DefaultPolicy(), fixedNow)
+		if d.Verdict == Go && (run.Truncated || d.Incomplete) {
+			t.Fatalf("GO on broken evidence")
+		}
+		var out bytes.Buffer
+		if err := WriteMarkdown(&out, Report{Decision: d}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkGenerate parses, evaluates and renders a synthetic stream of
+// about one million events (10 packages of 25,000 tests, 4 events each).
+func BenchmarkGenerate(b *testing.B) {
+	data := syntheticStream(10, 25000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		run, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := Evaluate(run, fixtureCatalog, audit.DefaultPolicy(), fixedNow)
+		if err := WriteMarkdown(io.Discard, Report{Decision: d}); err != nil {
+			b.Fatal(err)
+		}
+		if err := WriteJUnit(io.Discard, Report{Decision: d}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func syntheticStream(packages, tests int) []byte {
+	var b bytes.Buffer
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339Nano)
+	for p := 0; p < packages; p++ {
+		pkg := fmt.Sprintf("example.com/p%d", p)
+		fmt.Fprintf(&b, `{"Time":%q,"Action":"start","Package":%q}`+"\n", ts, pkg)
+		for t := 0; t < tests; t++ {
+			name := fmt.Sprintf("TestCase%d", t)
+			fmt.Fprintf(&b, `{"Time":%q,"Action":"run","Package":%q,"Test":%q}`+"\n", ts, pkg, name)
+			fmt.Fprintf(&b, `{"Time":%q,"Action":"output","Package":%q,"Test":%q,"Output":"=== RUN   %s\n"}`+"\n", ts, pkg, name, name)
+			fmt.Fprintf(&b, `{"Time":%q,"Action":"output","Package":%q,"Test":%q,"Output":"--- PASS: %s (0.00s)\n"}`+"\n", ts, pkg, name, name)
+			fmt.Fprintf(&b, `{"Time":%q,"Action":"pass","Package":%q,"Test":%q,"Elapsed":0}`+"\n", ts, pkg, name)
+		}
+		fmt.Fprintf(&b, `{"Time":%q,"Action":"pass","Package":%q,"Elapsed":1}`+"\n", ts, pkg)
+	}
+	return b.Bytes()
+}
