@@ -98,4 +98,3 @@ func reportCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) (in
 	}
 	return exitCode(r.Decision), nil
 }
-

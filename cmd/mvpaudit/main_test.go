@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stream is a minimal go test -json stream in which every catalog check
+// of one section passes and the others are missing.
+const stream = `{"Action":"start","Package":"p"}
+{"Action":"run","Package":"p","Test":"TestDEP_CFG_001_MockModeOff"}
+{"Action":"attr","Package":"p","Test":"TestDEP_CFG_001_MockModeOff","Key":"audit.id","Value":"DEP-CFG-001"}
+{"Action":"pass","Package":"p","Test":"TestDEP_CFG_001_MockModeOff"}
+{"Action":"pass","Package":"p"}
+`
+
+func TestReportExitCodes(t *testing.T) {
+	type testCase struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		wantErr  string
+		wantOut  string
+	}
+	dir := t.TempDir()
+	badPolicy := filepath.Join(dir, "policy.yaml")
+	require.NoError(t, os.WriteFile(badPolicy, []byte("version: 9\n"), 0o600))
+	cases := []testCase{
+		{name: "missing checks are NO-GO", args: []string{"report", "-out-dir", dir}, stdin: stream, wantCode: exitNoGo, wantOut: "VERDICT: NO-GO"},
+		{name: "truncated stream is incomplete", args: []string{"report", "-out-dir", dir}, stdin: stream[:len(stream)-10], wantCode: exitIncomplete, wantOut: "incomplete:"},
+		{name: "unknown command", args: []string{"frobnicate"}, wantCode: exitUsage, wantErr: `unknown command "frobnicate"`},
+		{name: "unreadable stream", args: []string{"report", "-out-dir", dir, filepath.Join(dir, "nope.jsonl")}, wantCode: exitUsage, wantErr: "no such file"},
+		{name: "invalid policy", args: []string{"report", "-out-dir", dir, "-policy", badPolicy}, wantCode: exitUsage, wantErr: "version 9 is not supported"},
+		{name: "bad flag", args: []string{"report", "-bogus"}, wantCode: exitUsage, wantErr: "flag provided but not defined"},
+		{name: "no command", args: nil, wantCode: exitUsage, wantErr: "usage:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := dispatch(tc.args, strings.NewReader(tc.stdin), &out, &errOut)
+			assert.Equal(t, tc.wantCode, code, "stdout: %s\nstderr: %s", out.String(), errOut.String())
+			assert.Contains(t, errOut.String(), tc.wantErr)
+			assert.Contains(t, out.String(), tc.wantOut)
+			assert.NotContains(t, errOut.String(), "goroutine", "no stack traces")
+		})
+	}
+	for _, f := range []string{"audit-report.md", "audit-report.json", "junit.xml"} {
+		assert.FileExists(t, filepath.Join(dir, f))
+	}
+}
