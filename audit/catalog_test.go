@@ -1,6 +1,10 @@
 package audit
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,4 +59,37 @@ func TestLookup(t *testing.T) {
 	assert.Equal(t, Configuration, c.RemediationKind)
 	_, ok = Lookup("NOPE-X-001")
 	assert.False(t, ok)
+}
+
+// TestEveryCheckHasATest keeps the catalog and the section packages in
+// step: a catalog entry without a test is reported missing (never GO), and
+// a test with an unknown ID fails at run time.
+func TestEveryCheckHasATest(t *testing.T) {
+	begin := regexp.MustCompile(`audit\.Begin\(t, "([A-Z]+-[A-Z]+-\d{3})"\)`)
+	found := map[string]string{}
+	for _, s := range Sections {
+		files, err := filepath.Glob(filepath.Join("..", string(s), "*_test.go"))
+		require.NoError(t, err)
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			for _, m := range begin.FindAllStringSubmatch(string(data), -1) {
+				if prev, dup := found[m[1]]; dup {
+					t.Errorf("check %s begins in both %s and %s", m[1], prev, f)
+				}
+				found[m[1]] = f
+				c, ok := Lookup(m[1])
+				if !ok {
+					t.Errorf("%s: check %s is not in the catalog", f, m[1])
+				} else if !strings.Contains(f, string(c.Section)+string(filepath.Separator)) {
+					t.Errorf("%s: check %s belongs to section %s", f, m[1], c.Section)
+				}
+			}
+		}
+	}
+	for _, c := range Catalog() {
+		if _, ok := found[c.ID]; !ok {
+			t.Errorf("catalog check %s has no test calling audit.Begin(t, %q)", c.ID, c.ID)
+		}
+	}
 }
