@@ -66,6 +66,7 @@ var (
 	timePattern    = regexp.MustCompile(`"Time":"[^"]*"`)
 	elapsedPattern = regexp.MustCompile(`"Elapsed":[0-9.]+`)
 	durationText   = regexp.MustCompile(`\(\d+\.\d+s\)`)
+	addressPattern = regexp.MustCompile(`0x[0-9a-f]+`)
 )
 
 // normalise makes a captured stream deterministic: fixed times, zero
@@ -73,6 +74,7 @@ var (
 func normalise(data []byte) []byte {
 	data = timePattern.ReplaceAll(data, []byte(`"Time":"2026-11-22T11:59:00Z"`))
 	data = elapsedPattern.ReplaceAll(data, []byte(`"Elapsed":0`))
+	data = addressPattern.ReplaceAll(data, []byte(`0x0`))
 	return durationText.ReplaceAll(data, []byte(`(0.00s)`))
 }
 

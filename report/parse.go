@@ -19,7 +19,7 @@ const outputTail = 64
 // event is one line of `go test -json` (cmd/test2json), including the
 // build events of `go test -json` and the attr events of Go 1.25+.
 type event struct {
-	Time        time.Time
+	Time        string // parsed only for the run's first and last event: parsing every one is the parser's biggest cost
 	Action      string
 	Package     string
 	ImportPath  string
@@ -76,6 +76,20 @@ type Run struct {
 	End       time.Time
 }
 
+// observe widens the run's time span with one event time.
+func (r *Run) observe(ts string) {
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return
+	}
+	if r.Start.IsZero() || t.Before(r.Start) {
+		r.Start = t
+	}
+	if t.After(r.End) {
+		r.End = t
+	}
+}
+
 // PackageNames returns the packages in sorted order.
 func (r Run) PackageNames() []string {
 	names := make([]string, 0, len(r.Packages))
@@ -101,10 +115,17 @@ func Parse(streams ...io.Reader) (Run, error) {
 }
 
 type parser struct {
-	run Run
+	run       Run
+	firstTime string // of the current stream
+	lastTime  string
 }
 
 func (p *parser) stream(r io.Reader) error {
+	p.firstTime, p.lastTime = "", ""
+	defer func() {
+		p.run.observe(p.firstTime)
+		p.run.observe(p.lastTime)
+	}()
 	br := bufio.NewReaderSize(r, 64*1024)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -160,13 +181,11 @@ func (p *parser) pkg(name string) *PackageResult {
 }
 
 func (p *parser) event(e event) {
-	if !e.Time.IsZero() {
-		if p.run.Start.IsZero() || e.Time.Before(p.run.Start) {
-			p.run.Start = e.Time
+	if e.Time != "" {
+		if p.firstTime == "" {
+			p.firstTime = e.Time
 		}
-		if e.Time.After(p.run.End) {
-			p.run.End = e.Time
-		}
+		p.lastTime = e.Time
 	}
 	switch e.Action {
 	case "build-output", "build-fail":
@@ -217,6 +236,11 @@ func (p *parser) event(e event) {
 		if !sub {
 			tr.Action = e.Action
 			tr.Elapsed = e.Elapsed
+			if e.Action == "pass" {
+				// A pass needs no findings: dropping its output keeps memory
+				// flat however many tests the stream holds.
+				tr.Output, tr.dropped = nil, 0
+			}
 		}
 	}
 }

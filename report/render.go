@@ -270,7 +270,7 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	if len(d.Unmapped) > 0 {
 		p("## Tests Outside the Catalog")
 		p("")
-		for _, u := range d.Unmapped {
+		for _, u := range limit(d.Unmapped, 50) {
 			p("- %s", u)
 		}
 		p("")
@@ -519,7 +519,8 @@ type jsonReport struct {
 	Info          RunInfo         `json:"audit"`
 	Signoffs      []Signoff       `json:"signoffs"`
 	Checks        []jsonCheck     `json:"checks"`
-	Unmapped      []string        `json:"unmapped_tests"`
+	Unmapped      []string        `json:"unmapped_tests"` // the first 1000
+	UnmappedCount int             `json:"unmapped_count"`
 	Policy        jsonPolicyBrief `json:"policy"`
 	Generated     time.Time       `json:"generated"`
 }
@@ -555,9 +556,10 @@ func WriteJSON(w io.Writer, r Report) error {
 	out := jsonReport{
 		SchemaVersion: SchemaVersion, Verdict: d.Verdict, Rule: d.Rule, Incomplete: d.Incomplete,
 		Causes: nonNil(d.Causes), Score: d.Score, Summary: d.Counts, Sections: d.Sections, Actions: d.Actions,
-		Risks: d.Risks, Info: r.Info, Signoffs: r.Signoffs, Unmapped: nonNil(d.Unmapped),
-		Policy:    jsonPolicyBrief{Version: d.Policy.Version, PassThreshold: d.Policy.PassThreshold},
-		Generated: d.Evaluated.UTC(),
+		Risks: d.Risks, Info: r.Info, Signoffs: r.Signoffs, Unmapped: nonNil(first(d.Unmapped, 1000)),
+		UnmappedCount: len(d.Unmapped),
+		Policy:        jsonPolicyBrief{Version: d.Policy.Version, PassThreshold: d.Policy.PassThreshold},
+		Generated:     d.Evaluated.UTC(),
 	}
 	if out.Actions == nil {
 		out.Actions = []Action{}
@@ -580,6 +582,13 @@ func WriteJSON(w io.Writer, r Report) error {
 	}
 	_, err = io.WriteString(w, Redact(string(data))+"\n")
 	return err
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func nonNil(s []string) []string {

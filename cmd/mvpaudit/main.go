@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/mvpaudit/mvpaudit/report"
 )
@@ -28,6 +29,9 @@ const (
 )
 
 func main() {
+	// A soft limit: the garbage collector works harder instead of letting
+	// the heap double on million-event streams.
+	debug.SetMemoryLimit(64 << 20)
 	os.Exit(dispatch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
