@@ -65,7 +65,8 @@ func streamPath(name string, i int) string {
 var (
 	timePattern    = regexp.MustCompile(`"Time":"[^"]*"`)
 	elapsedPattern = regexp.MustCompile(`"Elapsed":[0-9.]+`)
-	durationText   = regexp.MustCompile(`\(\d+\.\d+s\)`)
+	durationText   = regexp.MustCompile(`\d+\.\d+s\b`)
+	goroutineText  = regexp.MustCompile(`goroutine \d+`)
 	addressPattern = regexp.MustCompile(`0x[0-9a-f]+`)
 )
 
@@ -75,7 +76,8 @@ func normalise(data []byte) []byte {
 	data = timePattern.ReplaceAll(data, []byte(`"Time":"2026-11-22T11:59:00Z"`))
 	data = elapsedPattern.ReplaceAll(data, []byte(`"Elapsed":0`))
 	data = addressPattern.ReplaceAll(data, []byte(`0x0`))
-	return durationText.ReplaceAll(data, []byte(`(0.00s)`))
+	data = goroutineText.ReplaceAll(data, []byte(`goroutine 1`))
+	return durationText.ReplaceAll(data, []byte(`0.00s`))
 }
 
 func regenerate(t *testing.T, tc goldenCase) {
