@@ -495,7 +495,7 @@ func latencyTable(d Decision) string {
 	var rows []string
 	for _, c := range d.Checks {
 		for _, m := range c.Metrics {
-			rows = append(rows, fmt.Sprintf("| %s | %s | %g | %s |", c.ID, m.Name, m.Value, m.Unit))
+			rows = append(rows, fmt.Sprintf("| %s | %s | %.2f | %s |", c.ID, m.Name, m.Value, m.Unit))
 		}
 	}
 	if len(rows) == 0 {
