@@ -89,6 +89,16 @@ func exitCode(d report.Decision) int {
 	}
 }
 
+// finish prints the verdict (or the summary) and returns the exit code.
+func (o reportOptions) finish(stdout io.Writer, r report.Report) int {
+	if o.Quiet {
+		fmt.Fprintln(stdout, "VERDICT:", r.Verdict)
+	} else {
+		printSummary(stdout, r, o.OutDir)
+	}
+	return exitCode(r.Decision)
+}
+
 // printSummary is the short summary on the terminal.
 func printSummary(w io.Writer, r report.Report, outDir string) {
 	d := r.Decision

@@ -91,10 +91,5 @@ func reportCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) (in
 	if err != nil {
 		return exitUsage, err
 	}
-	if o.Quiet {
-		fmt.Fprintln(stdout, "VERDICT:", r.Verdict)
-	} else {
-		printSummary(stdout, r, o.OutDir)
-	}
-	return exitCode(r.Decision), nil
+	return o.finish(stdout, r), nil
 }

@@ -94,12 +94,7 @@ func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	if o.Quiet {
-		fmt.Fprintln(stdout, "VERDICT:", r.Verdict)
-	} else {
-		printSummary(stdout, r, o.OutDir)
-	}
-	return exitCode(r.Decision), nil
+	return o.finish(stdout, r), nil
 }
 
 func relToRoot(path string) string {
