@@ -1,6 +1,8 @@
 package security
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -49,4 +51,16 @@ func TestSEC_JWT_001_NoTokenRejected(t *testing.T) {
 		t.Error(f)
 	}
 	audit.Evidence(t, "%d routes x %d credential variants probed, %d not refused", len(routes), len(variants), len(open))
+}
+
+func testutilRequest(method, path, token string) testutil.Request {
+	return testutil.Request{Method: method, Path: path, Token: token}
+}
+
+func containsBytes(body []byte, s string) bool { return strings.Contains(string(body), s) }
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

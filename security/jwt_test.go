@@ -2,11 +2,14 @@ package security
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/testutil"
 	"github.com/mvpaudit/mvpaudit/testutil/jwtforge"
 )
 
@@ -42,4 +45,147 @@ func TestSEC_JWT_004_AlgNoneRejected(t *testing.T) {
 			}
 		}
 	}
+}
+
+// probeToken sends a forged token to the profile's "me" route and wants 401.
+func probeToken(t *testing.T, c *testutil.Client, me, what, token string) {
+	t.Helper()
+	res, err := c.Get(t.Context(), me, token)
+	if err != nil {
+		t.Errorf("GET %s with %s: %v", me, what, err)
+		return
+	}
+	if res.Status != http.StatusUnauthorized {
+		t.Errorf("GET %s with %s: status = %d, want 401", me, what, res.Status)
+	}
+}
+
+// session logs a fresh user in and checks the genuine token works, so that
+// a 401 below is caused by the forgery.
+func session(t *testing.T) (*testutil.Target, *testutil.Client, testutil.User, jwtforge.Token) {
+	t.Helper()
+	tgt := use(t)
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err, "precondition: a logged-in user")
+	res, err := c.Get(t.Context(), tgt.Profile.Auth.Me, u.AccessToken)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.Status, "precondition: the genuine token works; %s", res)
+	tok, err := jwtforge.Parse(u.AccessToken)
+	require.NoError(t, err, "precondition: the access token is a JWT")
+	return tgt, c, u, tok
+}
+
+func TestSEC_JWT_003_SignatureIntegrity(t *testing.T) {
+	audit.Begin(t, "SEC-JWT-003")
+	tgt, c, u, tok := session(t)
+	me := tgt.Profile.Auth.Me
+	tampered, err := jwtforge.WithClaims(tok, map[string]any{"role": "admin", "sub": "00000000-0000-0000-0000-000000000002"}).Compact()
+	require.NoError(t, err)
+	parts := strings.Split(u.AccessToken, ".")
+	cases := map[string]string{
+		"tampered claims with the original signature": tampered,
+		"signature cut short":                         u.AccessToken[:len(u.AccessToken)-4],
+		"signature stripped (header.payload.)":        parts[0] + "." + parts[1] + ".",
+		"signature stripped (header.payload)":         parts[0] + "." + parts[1],
+		"null signature":                              parts[0] + "." + parts[1] + ".AA",
+	}
+	for what, forged := range cases {
+		tgt.AddSecret(forged)
+		probeToken(t, c, me, what, forged)
+	}
+}
+
+func TestSEC_JWT_005_NoBlankOrCommonSecret(t *testing.T) {
+	audit.Begin(t, "SEC-JWT-005")
+	tgt, c, u, tok := session(t)
+	// Online: tokens re-signed with a blank key must be refused.
+	for _, alg := range []string{"HS256", "HS384", "HS512"} {
+		forged, err := jwtforge.SignHMAC(jwtforge.WithClaims(tok, map[string]any{"role": "admin"}), alg, nil)
+		require.NoError(t, err)
+		probeToken(t, c, tgt.Profile.Auth.Me, alg+" with an empty key", forged)
+	}
+	// Offline: no well-known secret verifies a genuine token.
+	for _, guess := range weakSecrets {
+		ok, err := jwtforge.VerifyHMAC(u.AccessToken, []byte(guess))
+		if err != nil {
+			audit.Evidence(t, "offline crack skipped: %v", err)
+			return
+		}
+		if ok {
+			t.Errorf("the access token's signature verifies with the well-known secret %q: anyone can forge tokens", guess)
+			return
+		}
+	}
+	audit.Evidence(t, "offline: %d well-known secrets tried against a genuine token, none verifies", len(weakSecrets))
+}
+
+// weakSecrets are signing keys seen in tutorials, templates and defaults.
+var weakSecrets = []string{"", "secret", "Secret", "SECRET", "secretkey", "secret_key", "secret-key", "jwt_secret",
+	"jwtsecret", "jwt-secret", "changeme", "change-me", "change-me-in-production", "changeit", "your-256-bit-secret",
+	"your_jwt_secret", "your-secret-key", "supersecret", "super-secret", "mysecret", "my-secret", "s3cr3t",
+	"password", "admin", "test", "dev", "development", "key", "private", "default", "123456", "1234567890",
+	"qwerty", "ultra", "ultra-llm-orchestrator", "orchestrator", "token", "hmac", "HS256"}
+
+// realKey returns the audited signing key, or skips: forging an otherwise
+// valid token needs it, and without it the check is not evaluated.
+func realKey(t *testing.T, tgt *testutil.Target) []byte {
+	t.Helper()
+	tgt.Need(t, testutil.CapEnvFile)
+	k := tgt.Env.Get("JWT_SECRET")
+	if k == "" {
+		t.Skip("not evaluated: the audited config has no JWT_SECRET to forge valid tokens with")
+	}
+	return []byte(k)
+}
+
+func TestSEC_JWT_009_TimeClaimsEnforced(t *testing.T) {
+	audit.Begin(t, "SEC-JWT-009")
+	tgt, c, _, tok := session(t)
+	key := realKey(t, tgt)
+	now := time.Now().Unix()
+	baseline, err := jwtforge.SignHMAC(tok, "HS256", key)
+	require.NoError(t, err)
+	res, err := c.Get(t.Context(), tgt.Profile.Auth.Me, baseline)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.Status, "precondition: a token re-signed with the audited key is accepted (is JWT_SECRET the running one?)")
+	cases := map[string]map[string]any{
+		"exp 2 minutes ago": {"exp": now - 120},
+		"no exp claim":      {"exp": nil},
+		"nbf an hour ahead": {"nbf": now + 3600},
+		"iat an hour ahead": {"iat": now + 3600},
+	}
+	for what, change := range cases {
+		forged, err := jwtforge.SignHMAC(jwtforge.WithClaims(tok, change), "HS256", key)
+		require.NoError(t, err)
+		tgt.AddSecret(forged)
+		probeToken(t, c, tgt.Profile.Auth.Me, "a validly signed token with "+what, forged)
+	}
+}
+
+func TestSEC_JWT_010_IssuerAndAudience(t *testing.T) {
+	audit.Begin(t, "SEC-JWT-010")
+	tgt, c, _, tok := session(t)
+	key := realKey(t, tgt)
+	for what, change := range map[string]map[string]any{
+		"iss https://evil.example": {"iss": "https://evil.example"},
+		"aud other-service":        {"aud": "other-service"},
+		"no aud":                   {"aud": nil},
+		"no iss":                   {"iss": nil},
+	} {
+		if _, issued := tok.Claims[firstKey(change)]; !issued {
+			continue // the service does not issue this claim
+		}
+		forged, err := jwtforge.SignHMAC(jwtforge.WithClaims(tok, change), "HS256", key)
+		require.NoError(t, err)
+		tgt.AddSecret(forged)
+		probeToken(t, c, tgt.Profile.Auth.Me, "a validly signed token with "+what, forged)
+	}
+}
+
+func firstKey(m map[string]any) string {
+	for k := range m {
+		return k
+	}
+	return ""
 }

@@ -222,6 +222,9 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		u := store.User{ID: claims.Subject, Role: claims.Role}
+		if info, ok := ctx.Value(ctxLogInfo).(*logInfo); ok {
+			info.userID = u.ID
+		}
 		ctx = context.WithValue(context.WithValue(ctx, ctxUser, u), ctxClaims, claims)
 		next(w, r.WithContext(ctx))
 	}

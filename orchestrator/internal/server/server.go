@@ -135,7 +135,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
-		h.ServeHTTP(w, r)
+		s.mux.ServeHTTP(w, r) // not h: only ServeHTTP fills in the path values ({id})
 		return
 	}
 	probe := &statusCapture{header: http.Header{}}
@@ -166,7 +166,11 @@ const (
 	ctxRequestID ctxKey = iota
 	ctxUser
 	ctxClaims
+	ctxLogInfo
 )
+
+// logInfo is filled in by inner handlers for the outer request log line.
+type logInfo struct{ userID string }
 
 func requestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(ctxRequestID).(string)
@@ -287,6 +291,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		info := &logInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), ctxLogInfo, info))
 		next.ServeHTTP(rec, r)
 		_, pattern := s.mux.Handler(r)
 		if pattern == "" {
@@ -296,8 +302,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		s.metrics.ObserveRequest(pattern, rec.status, d)
 		attrs := []any{"request_id", requestIDFrom(r.Context()), "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration_ms", float64(d.Microseconds()) / 1000}
-		if u, ok := r.Context().Value(ctxUser).(store.User); ok {
-			attrs = append(attrs, "user_id", u.ID)
+		if info.userID != "" {
+			attrs = append(attrs, "user_id", info.userID)
 		}
 		s.deps.Log.Info("request", attrs...)
 	})

@@ -425,6 +425,8 @@ func TestConversationsAreScoped(t *testing.T) {
 	require.Equal(t, http.StatusCreated, res.StatusCode)
 	res, _ = h.do(t, "GET", "/api/v1/conversations/"+conv["id"].(string), b, nil)
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	res, _ = h.do(t, "GET", "/api/v1/conversations/"+conv["id"].(string), a, nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode, "the owner reads it")
 	res, _ = h.do(t, "GET", "/api/v1/conversations/not-a-uuid", a, nil)
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 	res, _ = h.do(t, "GET", "/api/v1/conversations?limit=1000", a, nil)
