@@ -1,0 +1,274 @@
+package functionality
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/providerstub"
+	"github.com/mvpaudit/mvpaudit/testutil"
+)
+
+// envelope is the JSON error envelope every error must use.
+type envelope struct {
+	Error struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"request_id"`
+	} `json:"error"`
+}
+
+// checkEnvelope reports a finding unless res carries the error envelope
+// with the same request ID as its X-Request-ID header.
+func checkEnvelope(t *testing.T, res *testutil.Response) {
+	t.Helper()
+	var e envelope
+	if err := json.Unmarshal(res.Body, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		t.Errorf("%s: body is not the JSON error envelope {error:{code,message,request_id}}", res)
+		return
+	}
+	if id := res.Header.Get("X-Request-ID"); id == "" || id != e.Error.RequestID {
+		t.Errorf("%s: error.request_id %q does not match the X-Request-ID header %q", res, e.Error.RequestID, id)
+	}
+}
+
+func TestFUN_AUTH_002_LoginFailures(t *testing.T) {
+	audit.Begin(t, "FUN-AUTH-002")
+	tgt := use(t)
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err)
+	p := tgt.Profile.Auth.Login
+	attempts := map[string]map[string]string{
+		"wrong password": {p.UsernameField: u.Email, p.PasswordField: "not-the-password"},
+		"unknown user":   {p.UsernameField: "nobody-" + u.Email, p.PasswordField: "not-the-password"},
+	}
+	messages := map[string]string{}
+	for what, body := range attempts {
+		res, err := c.Post(t.Context(), p.Path, "", body)
+		require.NoError(t, err)
+		if res.Status != http.StatusUnauthorized {
+			t.Errorf("POST %s with %s: status = %d, want 401", p.Path, what, res.Status)
+		}
+		var e envelope
+		_ = json.Unmarshal(res.Body, &e)
+		messages[what] = e.Error.Code + ": " + e.Error.Message
+	}
+	if messages["wrong password"] != messages["unknown user"] {
+		t.Errorf("POST %s: wrong password answers %q but unknown user %q: the difference tells attackers which accounts exist",
+			p.Path, messages["wrong password"], messages["unknown user"])
+	}
+	res, err := c.Post(t.Context(), p.Path, "", map[string]string{})
+	require.NoError(t, err)
+	if res.Status < 400 || res.Status >= 500 {
+		t.Errorf("POST %s with an empty body: status = %d, want 400 or 401", p.Path, res.Status)
+	}
+}
+
+func TestFUN_AUTH_003_RefreshAndLogout(t *testing.T) {
+	audit.Begin(t, "FUN-AUTH-003")
+	tgt := use(t)
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err)
+	p := tgt.Profile.Auth
+	res, err := c.Post(t.Context(), p.Refresh.Path, "", map[string]string{p.Refresh.RefreshTokenField: u.RefreshToken})
+	require.NoError(t, err)
+	if res.Status != http.StatusOK {
+		t.Fatalf("POST %s: status = %d, want 200; %s", p.Refresh.Path, res.Status, res)
+	}
+	access := res.Field(p.Login.AccessTokenField)
+	tgt.AddSecret(access, res.Field(p.Login.RefreshTokenField))
+	if access == "" || access == u.AccessToken {
+		t.Errorf("POST %s: no new access token in the answer", p.Refresh.Path)
+	}
+	res, err = c.Get(t.Context(), p.Me, access)
+	require.NoError(t, err)
+	if res.Status != http.StatusOK {
+		t.Errorf("GET %s with the refreshed token: status = %d, want 200", p.Me, res.Status)
+	}
+	res, err = c.Post(t.Context(), p.Logout.Path, access, nil)
+	require.NoError(t, err)
+	if res.Status != http.StatusOK && res.Status != http.StatusNoContent {
+		t.Errorf("POST %s: status = %d, want 200 or 204", p.Logout.Path, res.Status)
+	}
+}
+
+func TestFUN_ERR_001_ErrorEnvelope(t *testing.T) {
+	audit.Begin(t, "FUN-ERR-001")
+	tgt := use(t)
+	c := tgt.Client(t)
+	res, err := c.Get(t.Context(), "/api/v1/no-such-route-"+t.Name(), "")
+	require.NoError(t, err)
+	if res.Status != http.StatusNotFound && res.Status != http.StatusUnauthorized {
+		t.Errorf("GET an unknown route: status = %d, want 404", res.Status)
+	}
+	checkEnvelope(t, res)
+	res, err = c.Do(t.Context(), testutil.Request{Method: http.MethodDelete, Path: tgt.Profile.Health.Liveness})
+	require.NoError(t, err)
+	if res.Status != http.StatusMethodNotAllowed && res.Status != http.StatusNotFound {
+		t.Errorf("DELETE %s: status = %d, want 405", tgt.Profile.Health.Liveness, res.Status)
+	}
+	checkEnvelope(t, res)
+	res, err = c.Get(t.Context(), tgt.Profile.Auth.Me, "")
+	require.NoError(t, err)
+	if res.Status >= 400 {
+		checkEnvelope(t, res)
+	}
+}
+
+func TestFUN_VAL_001_InvalidRequestsRejected(t *testing.T) {
+	audit.Begin(t, "FUN-VAL-001")
+	tgt := use(t)
+	tgt.Need(t, testutil.CapProvider)
+	ctx := t.Context()
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	before, err := tgt.Stub.Stats(ctx)
+	require.NoError(t, err)
+	path := tgt.Profile.Orchestrate.Path
+	good := tgt.Profile.OrchestrateBody("", "valid")
+	cases := map[string]testutil.Request{
+		"missing messages":           {Body: map[string]any{"model": good["model"]}},
+		"messages of the wrong type": {Body: map[string]any{"model": good["model"], "messages": "hello"}},
+		"unknown model":              {Body: tgt.Profile.OrchestrateBody("no-such-model-9000", "hi")},
+		"malformed JSON":             {RawBody: []byte(`{"model":`), Header: http.Header{"Content-Type": {"application/json"}}},
+		"text/plain body":            {RawBody: []byte("hello"), Header: http.Header{"Content-Type": {"text/plain"}}},
+	}
+	for what, req := range cases {
+		req.Method, req.Path, req.Token = http.MethodPost, path, u.AccessToken
+		res, err := c.Do(ctx, req)
+		require.NoError(t, err)
+		if res.Status < 400 || res.Status >= 500 {
+			t.Errorf("POST %s with %s: status = %d, want 400, 415 or 422", path, what, res.Status)
+			continue
+		}
+		checkEnvelope(t, res)
+	}
+	after, err := tgt.Stub.Stats(ctx)
+	require.NoError(t, err)
+	if n := after.OpenAI.Calls + after.Anthropic.Calls - before.OpenAI.Calls - before.Anthropic.Calls; n != 0 {
+		t.Errorf("invalid requests reached the provider %d times, want 0 (invalid requests must not be forwarded or billed)", n)
+	}
+}
+
+func TestFUN_CNV_001_ConversationLifecycle(t *testing.T) {
+	audit.Begin(t, "FUN-CNV-001")
+	tgt := use(t)
+	ctx := t.Context()
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	path := tgt.Profile.Conversations.Path
+	res, err := c.Post(ctx, path, u.AccessToken, map[string]string{"title": "lifecycle"})
+	require.NoError(t, err)
+	if res.Status != http.StatusCreated && res.Status != http.StatusOK {
+		t.Fatalf("POST %s: status = %d, want 201; %s", path, res.Status, res)
+	}
+	id := res.Field("id")
+	require.NotEmpty(t, id, "POST %s: no id in the answer", path)
+
+	res, err = c.Get(ctx, path+"/"+id, u.AccessToken)
+	require.NoError(t, err)
+	if res.Status != http.StatusOK || res.Field("title") != "lifecycle" {
+		t.Errorf("GET %s/{id}: status = %d, title = %q, want 200 and the stored title", path, res.Status, res.Field("title"))
+	}
+	res, err = c.Get(ctx, path, u.AccessToken)
+	require.NoError(t, err)
+	if !jsonContains(res.Body, id) {
+		t.Errorf("GET %s: the new conversation is not listed", path)
+	}
+	if tgt.DB != nil {
+		var n int
+		require.NoError(t, tgt.DB.QueryRow(ctx, "SELECT count(*) FROM conversations WHERE id = $1", id).Scan(&n))
+		if n != 1 {
+			t.Errorf("SQL: conversation %s has %d rows, want 1 (not persisted in PostgreSQL)", id, n)
+		}
+	}
+	res, err = c.Do(ctx, testutil.Request{Method: http.MethodDelete, Path: path + "/" + id, Token: u.AccessToken})
+	require.NoError(t, err)
+	if res.Status != http.StatusNoContent && res.Status != http.StatusOK {
+		t.Errorf("DELETE %s/{id}: status = %d, want 204", path, res.Status)
+	}
+	res, err = c.Get(ctx, path+"/"+id, u.AccessToken)
+	require.NoError(t, err)
+	if res.Status != http.StatusNotFound {
+		t.Errorf("GET %s/{id} after DELETE: status = %d, want 404", path, res.Status)
+	}
+	res, err = c.Get(ctx, path+"?limit=100000", u.AccessToken)
+	require.NoError(t, err)
+	if res.Status != http.StatusBadRequest && !jsonLimitAtMost(res.Body, 100) {
+		t.Errorf("GET %s?limit=100000: status = %d, want 400 or a clamped limit", path, res.Status)
+	}
+}
+
+func TestFUN_CCH_001_ResponseCache(t *testing.T) {
+	audit.Begin(t, "FUN-CCH-001")
+	tgt := use(t)
+	tgt.Need(t, testutil.CapProvider)
+	ctx := t.Context()
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	body := tgt.Profile.OrchestrateBody("", "cache probe "+u.Email)
+	before, err := tgt.Stub.Stats(ctx)
+	require.NoError(t, err)
+	for i := 0; i < 2; i++ {
+		res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.Status, "POST %s: %s", tgt.Profile.Orchestrate.Path, res)
+	}
+	after, err := tgt.Stub.Stats(ctx)
+	require.NoError(t, err)
+	if n := after.OpenAI.Calls + after.Anthropic.Calls - before.OpenAI.Calls - before.Anthropic.Calls; n != 1 {
+		t.Errorf("two identical requests made %d provider calls, want 1 (the second must come from the cache)", n)
+	}
+}
+
+func TestFUN_FBK_001_ProviderFallback(t *testing.T) {
+	audit.Begin(t, "FUN-FBK-001")
+	tgt := use(t)
+	tgt.Need(t, testutil.CapProvider)
+	ctx := t.Context()
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	require.NoError(t, tgt.Stub.SetMode(ctx, providerstub.Mode{Provider: providerstub.OpenAI, Mode: providerstub.ModeFail, Status: 503}))
+	t.Cleanup(func() {
+		_ = tgt.Stub.SetMode(context.Background(), providerstub.Mode{Provider: "all", Mode: providerstub.ModeOK})
+	})
+	before, err := tgt.Stub.Stats(ctx)
+	require.NoError(t, err)
+	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "fallback probe "+u.Email))
+	require.NoError(t, err)
+	after, err := tgt.Stub.Stats(ctx)
+	require.NoError(t, err)
+	audit.Evidence(t, "provider calls: openai +%d, anthropic +%d", after.OpenAI.Calls-before.OpenAI.Calls, after.Anthropic.Calls-before.Anthropic.Calls)
+	if res.Status != http.StatusOK {
+		t.Fatalf("POST %s with the first provider failing: status = %d, want 200 through the fallback provider; %s",
+			tgt.Profile.Orchestrate.Path, res.Status, res)
+	}
+	if after.Anthropic.Calls-before.Anthropic.Calls != 1 {
+		t.Errorf("the fallback provider was called %d times, want 1", after.Anthropic.Calls-before.Anthropic.Calls)
+	}
+	if p := res.Field("provider"); p != "" && p != providerstub.Anthropic {
+		t.Errorf("the answer names provider %q, want the one that answered (anthropic)", p)
+	}
+}
+
+func jsonContains(body []byte, s string) bool {
+	return s != "" && json.Valid(body) && strings.Contains(string(body), s)
+}
+
+func jsonLimitAtMost(body []byte, n float64) bool {
+	var v struct {
+		Limit float64 `json:"limit"`
+	}
+	return json.Unmarshal(body, &v) == nil && v.Limit > 0 && v.Limit <= n
+}
