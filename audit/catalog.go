@@ -249,6 +249,30 @@ func Catalog() []Check {
 			RemediationKind: Configuration,
 			Refs:            []string{"OWASP API10:2023"},
 		},
+		{
+			ID: "DEP-IMG-001", Section: Deployment, Severity: High,
+			Title:           "The orchestrator image runs as a non-root user",
+			Action:          "Run the image as a non-root user",
+			Remediation:     "Set USER to an unprivileged uid (e.g. USER 65532:65532) in the image so a compromised process does not run as root.",
+			RemediationKind: Code,
+			Refs:            []string{"CIS Docker Benchmark 4.1", "Dockle CIS-DI-0001"},
+		},
+		{
+			ID: "DEP-IMG-002", Section: Deployment, Severity: Critical,
+			Title:           "No secrets are baked into the image",
+			Action:          "Remove secrets from the image; inject them at run time",
+			Remediation:     "Keep secrets out of ENV instructions and labels; pass them at run time from a secret store.",
+			RemediationKind: Code,
+			Refs:            []string{"CIS Docker Benchmark 4.10", "Dockle CIS-DI-0010"},
+		},
+		{
+			ID: "DEP-DOC-001", Section: Deployment, Severity: Medium,
+			Title:           "A deployment runbook with a rollback procedure exists",
+			Action:          "Write the deployment runbook (docs/RUNBOOK.md)",
+			Remediation:     "Document prerequisites, deployment, verification, rollback and day-to-day operation in docs/RUNBOOK.md.",
+			RemediationKind: Documentation,
+			Refs:            []string{"Google SRE launch checklist"},
+		},
 		// Performance.
 		{
 			ID: "PRF-LAT-001", Section: Performance, Severity: High,
