@@ -42,3 +42,78 @@ func TestINF_PG_004_AppRoleLeastPrivilege(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 }
+
+func TestINF_PG_001_TLSInUse(t *testing.T) {
+	audit.Begin(t, "INF-PG-001")
+	tgt := use(t)
+	tgt.Need(t, testutil.CapDatabase)
+	ctx := t.Context()
+	var ssl string
+	require.NoError(t, tgt.DB.QueryRow(ctx, "SHOW ssl").Scan(&ssl))
+	audit.Evidence(t, "server ssl = %s", ssl)
+	if ssl != "on" {
+		t.Errorf("SHOW ssl = %q, want on: credentials and data cross the network in clear", ssl)
+		return
+	}
+	if tgt.AdminDB == nil {
+		return
+	}
+	var plain int
+	require.NoError(t, tgt.AdminDB.QueryRow(ctx, `SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+		WHERE a.usename = $1 AND NOT s.ssl`, dbUser(tgt)).Scan(&plain))
+	if plain > 0 {
+		t.Errorf("%d connections of the application role %q do not use TLS; set sslmode=require or verify-full in DATABASE_URL",
+			plain, dbUser(tgt))
+	}
+}
+
+func TestINF_PG_003_ScramPasswords(t *testing.T) {
+	audit.Begin(t, "INF-PG-003")
+	tgt := use(t)
+	tgt.Need(t, testutil.CapDatabase)
+	ctx := t.Context()
+	var enc string
+	require.NoError(t, tgt.DB.QueryRow(ctx, "SHOW password_encryption").Scan(&enc))
+	audit.Evidence(t, "password_encryption = %s", enc)
+	if enc != "scram-sha-256" {
+		t.Errorf("SHOW password_encryption = %q, want scram-sha-256", enc)
+	}
+	if tgt.AdminDB == nil {
+		return
+	}
+	rows, err := tgt.AdminDB.Query(ctx, `SELECT rolname FROM pg_authid WHERE rolcanlogin
+		AND (rolpassword IS NULL OR rolpassword NOT LIKE 'SCRAM-SHA-256$%')`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var role string
+		require.NoError(t, rows.Scan(&role))
+		t.Errorf("login role %q has no SCRAM password (none, or an md5 hash)", role)
+	}
+	require.NoError(t, rows.Err())
+}
+
+func TestINF_PG_005_NoDangerousCapabilities(t *testing.T) {
+	audit.Begin(t, "INF-PG-005")
+	tgt := use(t)
+	tgt.Need(t, testutil.CapDatabase)
+	ctx := t.Context()
+	var publicCreate bool
+	require.NoError(t, tgt.DB.QueryRow(ctx, "SELECT has_schema_privilege('public', 'public', 'CREATE')").Scan(&publicCreate))
+	if publicCreate {
+		t.Errorf("every role may CREATE in schema public; REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+	}
+	rows, err := tgt.DB.Query(ctx, "SELECT lanname FROM pg_language WHERE NOT lanpltrusted AND lanname NOT IN ('internal', 'c')")
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var lang string
+		require.NoError(t, rows.Scan(&lang))
+		t.Errorf("untrusted language %s is installed: its functions can reach the server's files and processes", lang)
+	}
+	require.NoError(t, rows.Err())
+}
+
+func dbUser(tgt *testutil.Target) string {
+	return tgt.DB.Config().ConnConfig.User
+}
