@@ -1,0 +1,148 @@
+package security
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/testutil"
+)
+
+func TestSEC_HDR_001_SecurityHeaders(t *testing.T) {
+	audit.Begin(t, "SEC-HDR-001")
+	tgt := use(t)
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err)
+	probes := []testutil.Request{
+		{Method: http.MethodGet, Path: tgt.Profile.Auth.Me, Token: u.AccessToken},
+		{Method: http.MethodGet, Path: tgt.Profile.Auth.Me},
+		{Method: http.MethodGet, Path: "/no-such-route"},
+	}
+	for _, p := range probes {
+		res, err := c.Do(t.Context(), p)
+		require.NoError(t, err)
+		h := res.Header
+		if h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s -> %d: X-Content-Type-Options = %q, want nosniff", p.Path, res.Status, h.Get("X-Content-Type-Options"))
+		}
+		if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") && h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s -> %d: neither CSP frame-ancestors 'none' nor X-Frame-Options: DENY", p.Path, res.Status)
+		}
+		if p.Token != "" && !strings.Contains(h.Get("Cache-Control"), "no-store") {
+			t.Errorf("%s (authenticated) -> %d: Cache-Control = %q, want no-store", p.Path, res.Status, h.Get("Cache-Control"))
+		}
+		if ct := h.Get("Content-Type"); res.Status != http.StatusNoContent && !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("%s -> %d: Content-Type = %q, want application/json", p.Path, res.Status, ct)
+		}
+		if v := h.Get("X-Powered-By"); v != "" {
+			t.Errorf("%s: X-Powered-By: %s reveals the stack", p.Path, v)
+		}
+		if v := h.Get("Server"); regexp.MustCompile(`\d`).MatchString(v) {
+			t.Errorf("%s: Server: %s reveals a version", p.Path, v)
+		}
+	}
+}
+
+func TestSEC_EXP_001_NoDebugEndpoints(t *testing.T) {
+	audit.Begin(t, "SEC-EXP-001")
+	tgt := use(t)
+	c := tgt.Client(t)
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=2", "/debug/vars",
+		"/metrics", "/swagger/", "/swagger/index.html", "/docs", "/openapi.json", "/graphql", "/admin", "/actuator", "/api/v0/models"} {
+		res, err := c.Get(t.Context(), path, "")
+		require.NoError(t, err)
+		if res.Status < 300 {
+			t.Errorf("GET %s on the public listener: status = %d, want 404 or 401", path, res.Status)
+		}
+	}
+}
+
+var leakedFile = regexp.MustCompile(`(?i)([A-Z_]+(KEY|SECRET|PASSWORD)=|\[core\]|ref: refs/|services:|FROM \w+)`)
+
+func TestSEC_EXP_002_NoSensitiveFiles(t *testing.T) {
+	audit.Begin(t, "SEC-EXP-002")
+	tgt := use(t)
+	c := tgt.Client(t)
+	for _, path := range []string{"/.env", "/.env.production", "/.env.local", "/config.yaml", "/config.json", "/.git/HEAD",
+		"/.git/config", "/docker-compose.yml", "/Dockerfile", "/backup.sql", "/dump.sql", "/static/../.env", "/%2e%2e/.env"} {
+		res, err := c.Get(t.Context(), path, "")
+		require.NoError(t, err)
+		if res.Status < 300 || leakedFile.Match(res.Body) {
+			t.Errorf("GET %s: status = %d, want 404 and no file content", path, res.Status)
+		}
+	}
+}
+
+func TestSEC_CORS_001_StrictOrigins(t *testing.T) {
+	audit.Begin(t, "SEC-CORS-001")
+	tgt := use(t)
+	c := tgt.Client(t)
+	allowed := ""
+	if tgt.Has(testutil.CapEnvFile) {
+		allowed = strings.TrimSpace(strings.Split(tgt.Env.Get("CORS_ALLOWED_ORIGINS"), ",")[0])
+	}
+	hostile := []string{"https://evil.example", "null"}
+	if strings.HasPrefix(allowed, "https://") {
+		host := strings.TrimPrefix(allowed, "https://")
+		hostile = append(hostile, "https://"+host+".evil.example", "https://evil"+host, "http://"+host)
+	}
+	for _, origin := range hostile {
+		for _, method := range []string{http.MethodGet, http.MethodOptions} {
+			h := http.Header{"Origin": {origin}}
+			if method == http.MethodOptions {
+				h.Set("Access-Control-Request-Method", "POST")
+				h.Set("Access-Control-Request-Headers", "authorization")
+			}
+			res, err := c.Do(t.Context(), testutil.Request{Method: method, Path: tgt.Profile.Auth.Me, Header: h})
+			require.NoError(t, err)
+			acao, acac := res.Header.Get("Access-Control-Allow-Origin"), res.Header.Get("Access-Control-Allow-Credentials")
+			if acao == origin {
+				t.Errorf("%s %s with Origin %s: the origin is echoed in Access-Control-Allow-Origin", method, tgt.Profile.Auth.Me, origin)
+			}
+			if acao == "*" && strings.EqualFold(acac, "true") {
+				t.Errorf("%s %s: Access-Control-Allow-Origin * with credentials", method, tgt.Profile.Auth.Me)
+			}
+		}
+	}
+	if allowed != "" && allowed != "*" {
+		res, err := c.Do(t.Context(), testutil.Request{Method: http.MethodGet, Path: tgt.Profile.Health.Liveness, Header: http.Header{"Origin": {allowed}}})
+		require.NoError(t, err)
+		audit.Evidence(t, "allowed origin %s -> Access-Control-Allow-Origin %q", allowed, res.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+var verbose = regexp.MustCompile(`(goroutine \d|panic:|\.go:\d+|/home/|/app/|SQLSTATE|pq: |pgx|redis: |dial tcp|connection refused|syntax error at or near)`)
+
+func TestSEC_ERR_001_ErrorsAreNotVerbose(t *testing.T) {
+	audit.Begin(t, "SEC-ERR-001")
+	tgt := use(t)
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err)
+	path := tgt.Profile.Orchestrate.Path
+	bodies := [][]byte{[]byte(`{"model":`), []byte("\xff\xfe\xfd"), []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":18446744073709551616}`),
+		[]byte(`{"model":["x"],"messages":{}}`), []byte(`[]`)}
+	for _, b := range bodies {
+		res, err := c.Do(t.Context(), testutil.Request{Method: http.MethodPost, Path: path, Token: u.AccessToken, RawBody: b,
+			Header: http.Header{"Content-Type": {"application/json"}}})
+		require.NoError(t, err)
+		if m := verbose.Find(res.Body); m != nil {
+			t.Errorf("POST %s with a malformed body -> %d: the error body reveals internals (%q)", path, res.Status, m)
+		}
+		if res.Status >= 500 {
+			t.Errorf("POST %s with a malformed body: status = %d, want 4xx", path, res.Status)
+		}
+	}
+	for _, p := range []string{tgt.Profile.Conversations.Path + "/1'%20OR%20'1'='1", tgt.Profile.Conversations.Path + "/99999999999999999999"} {
+		res, err := c.Get(t.Context(), p, u.AccessToken)
+		require.NoError(t, err)
+		if m := verbose.Find(res.Body); m != nil || res.Status >= 500 {
+			t.Errorf("GET %s -> %d: want a clean 4xx without internals", p, res.Status)
+		}
+	}
+}
