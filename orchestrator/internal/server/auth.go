@@ -77,15 +77,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	limit := int64(s.cfg.LoginRateLimitPerMinute)
-	keys := []string{"login:fail:email:" + hashKey(in.Email), "login:fail:ip:" + hashKey(clientIP(r))}
+	// Per account strictly; per client address five times looser, so that
+	// one office behind a NAT is not locked out by one user's typos while
+	// stuffing many accounts from one address is still stopped.
+	perEmail := int64(s.cfg.LoginRateLimitPerMinute)
+	limits := map[string]int64{
+		"login:fail:email:" + hashKey(in.Email): perEmail,
+		"login:fail:ip:" + hashKey(clientIP(r)): 5 * perEmail,
+	}
+	keys := make([]string, 0, len(limits))
+	for k := range limits {
+		keys = append(keys, k)
+	}
 	for _, k := range keys {
 		v, ok, err := s.deps.KV.Get(ctx, k)
 		if err != nil {
 			s.dependencyDown(w, r, "redis", err)
 			return
 		}
-		if ok && atoi(v) >= limit {
+		if ok && atoi(v) >= limits[k] {
 			s.metrics.RateLimited("login")
 			retryAfter(w, time.Minute)
 			writeError(w, r, http.StatusTooManyRequests, "rate_limited", "too many failed logins, retry later")

@@ -1,0 +1,85 @@
+package security
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/testutil"
+)
+
+// limitFromEnv reads a per-minute limit from the audited config, or def.
+func limitFromEnv(tgt *testutil.Target, key string, def int) int {
+	if n, err := strconv.Atoi(tgt.Env.Get(key)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func TestSEC_RATE_001_OrchestrateRateLimited(t *testing.T) {
+	audit.Begin(t, "SEC-RATE-001")
+	tgt := use(t)
+	c := tgt.Client(t).WithTimeout(0)
+	u, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err)
+	limit := limitFromEnv(tgt, "RATE_LIMIT_PER_MINUTE", 60)
+	body := tgt.Profile.OrchestrateBody("", "rate probe "+u.Email) // identical: served from the cache after the first
+	// A window may roll over during the burst, so allow two windows' worth.
+	var limited *testutil.Response
+	accepted := 0
+	for i := 0; i < 2*limit+2 && limited == nil; i++ {
+		res, err := c.Post(t.Context(), tgt.Profile.Orchestrate.Path, u.AccessToken, body)
+		require.NoError(t, err)
+		switch res.Status {
+		case http.StatusOK:
+			accepted++
+		case http.StatusTooManyRequests:
+			limited = res
+		default:
+			t.Fatalf("POST %s: status = %d during the burst; %s", tgt.Profile.Orchestrate.Path, res.Status, res)
+		}
+	}
+	audit.Evidence(t, "%d requests accepted before the first 429 (configured limit %d per minute)", accepted, limit)
+	if limited == nil {
+		t.Fatalf("POST %s: %d requests in a burst, no 429: the LLM route has no rate limit (unbounded spend)", tgt.Profile.Orchestrate.Path, accepted)
+	}
+	if limited.Header.Get("Retry-After") == "" && limited.Header.Get("RateLimit-Reset") == "" {
+		t.Errorf("429 without Retry-After: clients cannot back off politely")
+	}
+	for i, h := range []http.Header{{"X-Forwarded-For": {"203.0.113.7"}}, {"X-Real-IP": {"203.0.113.8"}}} {
+		res, err := c.Do(t.Context(), testutil.Request{Method: http.MethodPost, Path: tgt.Profile.Orchestrate.Path,
+			Token: u.AccessToken, Body: body, Header: h})
+		require.NoError(t, err)
+		if res.Status != http.StatusTooManyRequests {
+			t.Errorf("after the limit, a request with a spoofed client address (%d) got %d, want 429: the limit is bypassable", i, res.Status)
+		}
+	}
+}
+
+func TestSEC_AUTH_003_LoginBruteForceThrottled(t *testing.T) {
+	audit.Begin(t, "SEC-AUTH-003")
+	tgt := use(t)
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err)
+	limit := limitFromEnv(tgt, "LOGIN_RATE_LIMIT_PER_MINUTE", 10)
+	p := tgt.Profile.Auth.Login
+	throttledAt := 0
+	for i := 1; i <= 3*limit && throttledAt == 0; i++ {
+		res, err := c.Do(t.Context(), testutil.Request{Method: http.MethodPost, Path: p.Path,
+			Body:   map[string]string{p.UsernameField: u.Email, p.PasswordField: fmt.Sprintf("wrong-%d", i)},
+			Header: http.Header{"X-Forwarded-For": {fmt.Sprintf("198.51.100.%d", i)}}})
+		require.NoError(t, err)
+		if res.Status == http.StatusTooManyRequests {
+			throttledAt = i
+		}
+	}
+	if throttledAt == 0 {
+		t.Fatalf("POST %s: %d wrong passwords for one account (rotating X-Forwarded-For) and never a 429 or lockout", p.Path, 3*limit)
+	}
+	audit.Evidence(t, "throttled at attempt %d (configured limit %d per minute)", throttledAt, limit)
+}
