@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -60,13 +61,21 @@ type ProviderStats struct {
 type Stats struct {
 	OpenAI    ProviderStats `json:"openai"`
 	Anthropic ProviderStats `json:"anthropic"`
+	// Other counts requests to paths the stub does not serve, by method and
+	// path: the audit points token header URLs (jku, x5u) here to see
+	// whether the service fetches them.
+	Other map[string]int `json:"other,omitempty"`
 }
+
+// maxOther bounds the distinct paths Other remembers.
+const maxOther = 1000
 
 type server struct {
 	cfg   Config
 	mu    sync.Mutex
 	modes map[string]Mode
 	stats map[string]*ProviderStats
+	other map[string]int
 	seq   int
 }
 
@@ -86,6 +95,7 @@ func NewServer(cfg Config) http.Handler {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux.HandleFunc("/", s.unserved)
 	return mux
 }
 
@@ -94,6 +104,18 @@ func (s *server) reset() {
 	defer s.mu.Unlock()
 	s.modes = map[string]Mode{OpenAI: {Mode: ModeOK}, Anthropic: {Mode: ModeOK}}
 	s.stats = map[string]*ProviderStats{OpenAI: {}, Anthropic: {}}
+	s.other = map[string]int{}
+}
+
+// unserved records a request the stub has no route for and answers 404.
+func (s *server) unserved(w http.ResponseWriter, r *http.Request) {
+	key := r.Method + " " + r.URL.Path
+	s.mu.Lock()
+	if _, seen := s.other[key]; seen || len(s.other) < maxOther {
+		s.other[key]++
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 }
 
 type chatMessage struct {
@@ -251,7 +273,7 @@ func (s *server) control(next http.HandlerFunc) http.HandlerFunc {
 
 func (s *server) getStats(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	st := Stats{OpenAI: *s.stats[OpenAI], Anthropic: *s.stats[Anthropic]}
+	st := Stats{OpenAI: *s.stats[OpenAI], Anthropic: *s.stats[Anthropic], Other: maps.Clone(s.other)}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, st)
 }

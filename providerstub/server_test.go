@@ -147,3 +147,20 @@ func TestControlAPI(t *testing.T) {
 	_, err := noToken.Stats(ctx)
 	assert.ErrorContains(t, err, "401")
 }
+
+func TestUnservedPathsAreCounted(t *testing.T) {
+	srv, c := newStub(t)
+	for range 2 {
+		res, err := http.Get(srv.URL + "/.well-known/jwks.json")
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	}
+	st, err := c.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"GET /.well-known/jwks.json": 2}, st.Other)
+	require.NoError(t, c.Reset(context.Background()))
+	st, err = c.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, st.Other)
+}

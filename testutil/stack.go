@@ -27,10 +27,13 @@ const (
 	postgresAlias = "postgres"
 	redisAlias    = "redis"
 	stubAlias     = "providerstub"
-	appPort       = "8080/tcp"
-	stubPort      = "8080/tcp"
-	postgresPort  = "5432/tcp"
-	redisPort     = "6379/tcp"
+	// StubNetworkURL is the provider stub's address inside the stack's
+	// network: where the orchestrator (not the audit) reaches it.
+	StubNetworkURL = "http://" + stubAlias + ":8080"
+	appPort        = "8080/tcp"
+	stubPort       = "8080/tcp"
+	postgresPort   = "5432/tcp"
+	redisPort      = "6379/tcp"
 )
 
 // Descriptor is what a process needs to attach to a running stack: the

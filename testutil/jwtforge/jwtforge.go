@@ -1,7 +1,10 @@
 package jwtforge
 
 import (
+	"crypto"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -9,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math/big"
 	"strings"
 )
 
@@ -175,4 +179,34 @@ func WithHeader(t Token, changes map[string]any) Token {
 		c.Header[k] = v
 	}
 	return c
+}
+
+// SignRS256 signs t with an RSA key (PKCS#1 v1.5, SHA-256), setting the
+// header's alg to RS256: the attacker's own key in jwk/jku/x5u attacks.
+func SignRS256(t Token, key *rsa.PrivateKey) (string, error) {
+	c := t.Clone()
+	c.Header["alg"] = "RS256"
+	in, err := c.SigningInput()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(in))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", fmt.Errorf("sign RS256: %w", err)
+	}
+	return in + "." + enc.EncodeToString(sig), nil
+}
+
+// PublicJWK is the JSON Web Key (RFC 7517) of an RSA public key, as an
+// attacker embeds it in a token header or serves it from a jku URL.
+func PublicJWK(key *rsa.PublicKey, kid string) map[string]any {
+	return map[string]any{
+		"kty": "RSA",
+		"use": "sig",
+		"alg": "RS256",
+		"kid": kid,
+		"n":   enc.EncodeToString(key.N.Bytes()),
+		"e":   enc.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+	}
 }

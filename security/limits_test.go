@@ -1,0 +1,291 @@
+package security
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/testutil"
+)
+
+// zeros is an endless reader of JSON-harmless bytes for oversized bodies.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
+}
+
+func TestSEC_RATE_002_ServerLimits(t *testing.T) {
+	check := audit.Begin(t, "SEC-RATE-002")
+	tgt := use(t)
+	ctx := t.Context()
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	base, err := tgt.BaseURL(ctx)
+	require.NoError(t, err)
+	orch := tgt.Profile.Orchestrate.Path
+	rejectWithin := time.Duration(check.Threshold("max_reject_ms", 2000)) * time.Millisecond
+	headerWait := time.Duration(check.Threshold("max_header_wait_s", 30)) * time.Second
+
+	// (a) Oversized bodies, declared and chunked, are refused quickly.
+	bodies := map[string]func() *http.Request{
+		"a 10 MB JSON body": func() *http.Request {
+			big := []byte(`{"model":"x","messages":[{"role":"user","content":"` + strings.Repeat("a", 10<<20) + `"}]}`)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+orch, bytes.NewReader(big))
+			return req
+		},
+		"a 100 MB chunked body": func() *http.Request {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+orch, io.LimitReader(zeros{}, 100<<20))
+			req.ContentLength = -1
+			return req
+		},
+	}
+	for what, build := range bodies {
+		req := build()
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+u.AccessToken)
+		start := time.Now()
+		res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		took := time.Since(start)
+		if err != nil {
+			// The server may close the connection mid-upload; that is a refusal
+			// as long as it came quickly.
+			audit.Evidence(t, "POST %s with %s: connection ended after %s (%v)", orch, what, took.Round(time.Millisecond), err)
+		} else {
+			res.Body.Close()
+			audit.Evidence(t, "POST %s with %s -> %d in %s", orch, what, res.StatusCode, took.Round(time.Millisecond))
+			if res.StatusCode != http.StatusRequestEntityTooLarge && res.StatusCode != http.StatusBadRequest {
+				t.Errorf("POST %s with %s: status = %d, want 413 (or 400)", orch, what, res.StatusCode)
+			}
+		}
+		if took > rejectWithin {
+			t.Errorf("POST %s with %s: refused after %s, want within %s: the server reads what it will not use", orch, what, took.Round(time.Millisecond), rejectWithin)
+		}
+	}
+
+	// (b) A 64 KB header is refused.
+	res, err := c.Do(ctx, testutil.Request{Method: http.MethodGet, Path: tgt.Profile.Health.Liveness,
+		Header: http.Header{"X-Padding": {strings.Repeat("a", 64<<10)}}})
+	switch {
+	case err != nil:
+		audit.Evidence(t, "a 64 KB header: connection ended (%v)", err)
+	case res.Status != http.StatusRequestHeaderFieldsTooLarge && res.Status != http.StatusBadRequest:
+		t.Errorf("GET %s with a 64 KB header: status = %d, want 431 (or 400): header size is not bounded", tgt.Profile.Health.Liveness, res.Status)
+	}
+
+	// (c) Slowloris: a client that trickles its headers is cut off.
+	closedAfter, err := slowHeaders(ctx, base, tgt.Profile.Health.Liveness, headerWait+5*time.Second)
+	require.NoError(t, err)
+	audit.Metric(t, "slow_header_cutoff_s", closedAfter.Seconds(), "s")
+	if closedAfter > headerWait {
+		t.Errorf("a client sending one header byte per second was still connected after %s, want cut off within %s: set the server's header read timeout",
+			closedAfter.Round(time.Second), headerWait)
+	} else {
+		audit.Evidence(t, "a client trickling its headers was cut off after %s", closedAfter.Round(100*time.Millisecond))
+	}
+}
+
+// slowHeaders opens a connection, sends a request line and then one header
+// byte per second, and returns when the server closed the connection, or
+// limit if it never did.
+func slowHeaders(ctx context.Context, base, path string, limit time.Duration) (time.Duration, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return 0, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: localhost\r\nX-Slow: ", path); err != nil {
+		return 0, err
+	}
+	closed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, conn) // returns when the server closes
+		close(closed)
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-closed:
+			return time.Since(start), nil
+		case <-ctx.Done():
+			return time.Since(start), ctx.Err()
+		case <-tick.C:
+			if time.Since(start) > limit {
+				return limit + time.Second, nil
+			}
+			if _, err := conn.Write([]byte("a")); err != nil {
+				return time.Since(start), nil
+			}
+		}
+	}
+}
+
+func TestSEC_RATE_003_AmplificationCapped(t *testing.T) {
+	check := audit.Begin(t, "SEC-RATE-003")
+	tgt := use(t)
+	ctx := t.Context()
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	orch := tgt.Profile.Orchestrate.Path
+	maxTokens := int(check.Threshold("max_tokens", 8192))
+	maxPage := int(check.Threshold("max_page_size", 1000))
+
+	calls := func() int { return 0 }
+	if tgt.Has(testutil.CapProvider) {
+		calls = func() int {
+			st, err := tgt.Stub.Stats(ctx)
+			require.NoError(t, err)
+			return st.OpenAI.Calls + st.Anthropic.Calls
+		}
+	}
+	history := make([]map[string]string, 10000)
+	for i := range history {
+		history[i] = map[string]string{"role": "user", "content": "again " + u.Email}
+	}
+	abusive := map[string]map[string]any{
+		"max_tokens=10000000": withField(tgt.Profile.OrchestrateBody("", "amplify "+u.Email), "max_tokens", 10000000),
+		"n=100":               withField(tgt.Profile.OrchestrateBody("", "amplify n "+u.Email), "n", 100),
+		"10 000 messages":     withField(tgt.Profile.OrchestrateBody("", ""), "messages", history),
+	}
+	before := calls()
+	for what, body := range abusive {
+		res, err := c.Post(ctx, orch, u.AccessToken, body)
+		require.NoError(t, err)
+		if res.Status/100 == 2 && tgt.Has(testutil.CapProvider) {
+			st, err := tgt.Stub.Stats(ctx)
+			require.NoError(t, err)
+			if got := max(st.OpenAI.LastMaxTokens, st.Anthropic.LastMaxTokens); got > maxTokens {
+				t.Errorf("POST %s with %s: forwarded max_tokens=%d to the provider, want at most %d (400 or clamped)", orch, what, got, maxTokens)
+			}
+		}
+		if res.Status >= 500 {
+			t.Errorf("POST %s with %s: status = %d, want 400 or a clamped answer; %s", orch, what, res.Status, res)
+		}
+		if what == "10 000 messages" && res.Status/100 == 2 {
+			t.Errorf("POST %s with a 10 000-message history was accepted (%d): the context size is not capped", orch, res.Status)
+		}
+	}
+	if tgt.Has(testutil.CapProvider) {
+		audit.Evidence(t, "provider calls during %d abusive requests: %d", len(abusive), calls()-before)
+	}
+
+	// Pagination: an enormous page is refused or clamped.
+	conv := tgt.Profile.Conversations.Path
+	for _, q := range []string{"limit=1000000", "page_size=1000000", "limit=-1", "per_page=1000000"} {
+		res, err := c.Get(ctx, conv+"?"+q, u.AccessToken)
+		require.NoError(t, err)
+		if res.Status >= 500 {
+			t.Errorf("GET %s?%s: status = %d; %s", conv, q, res.Status, res)
+			continue
+		}
+		if res.Status/100 == 2 {
+			if n, ok := pageLimit(res.Body); ok && (n > maxPage || n < 0) {
+				t.Errorf("GET %s?%s: the answer applies a page size of %d, want at most %d", conv, q, n, maxPage)
+			}
+		}
+	}
+}
+
+func withField(body map[string]any, k string, v any) map[string]any {
+	out := make(map[string]any, len(body)+1)
+	for key, val := range body {
+		out[key] = val
+	}
+	out[k] = v
+	return out
+}
+
+var limitField = regexp.MustCompile(`"(?:limit|page_size|per_page)"\s*:\s*(-?\d+)`)
+
+// pageLimit reads the page size a list answer reports applying.
+func pageLimit(body []byte) (int, bool) {
+	m := limitField.FindSubmatch(body)
+	if m == nil {
+		return 0, false
+	}
+	var n int
+	_, err := fmt.Sscan(string(m[1]), &n)
+	return n, err == nil
+}
+
+// sensitiveValue matches password hashes and credentials in URLs.
+var sensitiveValue = regexp.MustCompile(`\$2[aby]\$\d\d\$|\$argon2|pbkdf2|(?:postgres(?:ql)?|redis)://[^\s:@/"]*:[^\s@/"]+@|"(?:password|password_hash|passwd|hash)"\s*:`)
+
+func TestSEC_AUTHZ_004_NoSensitivePropertiesInResponses(t *testing.T) {
+	audit.Begin(t, "SEC-AUTHZ-004")
+	tgt := use(t)
+	ctx := t.Context()
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	var token = u.AccessToken
+	if tgt.Has(testutil.CapAdminUser) {
+		if a, err := tgt.NewAdmin(ctx, c); err == nil {
+			token = a.AccessToken
+		} else {
+			audit.Evidence(t, "admin routes read as a user: %v", err)
+		}
+	}
+	conv := tgt.Profile.Conversations.Path
+	res, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "properties"})
+	require.NoError(t, err)
+	var reads []*testutil.Response
+	reads = append(reads, res)
+	for _, r := range tgt.Profile.Protected {
+		if r.Method != http.MethodGet {
+			continue
+		}
+		res, err := c.Get(ctx, strings.ReplaceAll(r.Path, "{id}", res.Field("id")), u.AccessToken)
+		require.NoError(t, err)
+		reads = append(reads, res)
+	}
+	for _, r := range tgt.Profile.Admin {
+		if r.Method == http.MethodGet && !strings.Contains(r.Path, "{") {
+			res, err := c.Get(ctx, r.Path, token)
+			require.NoError(t, err)
+			reads = append(reads, res)
+		}
+	}
+	p := tgt.Profile.Auth
+	res, err = c.Post(ctx, p.Register.Path, "", map[string]string{p.Login.UsernameField: "props-" + randomSuffix() + "@example.test",
+		p.Login.PasswordField: "Pw-" + randomSuffix() + randomSuffix()})
+	require.NoError(t, err)
+	reads = append(reads, res)
+
+	secrets := tgt.Env.Secrets()
+	for _, r := range reads {
+		if m := sensitiveValue.Find(r.Body); m != nil {
+			t.Errorf("%s %s answers a sensitive property (%s...); %s", r.Request.Method, r.Request.Path, excerptString(string(m), 12), r)
+		}
+		for _, s := range secrets {
+			if containsSecret(string(r.Body), s) {
+				t.Errorf("%s %s answers a secret of the audited configuration (%d chars)", r.Request.Method, r.Request.Path, len(s))
+			}
+		}
+	}
+	audit.Evidence(t, "%d responses (own objects, profile, models, admin lists, register) scanned for hashes, password fields, DSNs and %d configured secrets",
+		len(reads), len(secrets))
+}
