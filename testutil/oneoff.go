@@ -19,6 +19,7 @@ import (
 // never touch the audited container.
 type OneOff struct {
 	*Container
+	tc testcontainers.Container
 
 	// Exited is true when the process ended within the wait; ExitCode is
 	// then its status. Ready is true when it answered its readiness route.
@@ -75,7 +76,7 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 		return nil, fmt.Errorf("start a one-off orchestrator from %s: %w", orch.Image, err)
 	}
 	o := &OneOff{Container: &Container{Service: "orchestrator (one-off)", ID: c.GetContainerID(),
-		Image: orch.Image, Port: orch.Port, docker: orch.docker}}
+		Image: orch.Image, Port: orch.Port, docker: orch.docker}, tc: c}
 	o.observe(ctx, t.Profile.Health.Readiness, wait)
 	logs, err := o.Container.Logs(context.Background(), 0)
 	o.Logs = t.Redact(logs)
@@ -109,6 +110,9 @@ func (o *OneOff) observe(ctx context.Context, readiness string, wait time.Durati
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// Terminate stops and removes the one-off before the test ends.
+func (o *OneOff) Terminate(ctx context.Context) error { return o.tc.Terminate(ctx) }
 
 // BaseURL is the one-off's published address, for probing it while it runs.
 func (o *OneOff) BaseURL(ctx context.Context) (string, error) {

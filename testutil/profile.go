@@ -25,6 +25,18 @@ type Profile struct {
 	Conversations Conversations `yaml:"conversations"`
 	Protected     []Route       `yaml:"protected"`
 	Admin         []Route       `yaml:"admin"`
+	Migrations    Migrations    `yaml:"migrations"`
+}
+
+// Migrations names the target's schema-version table and where the
+// target's code keeps its migration files, to check that the database is at
+// the version the code ships. Optional: without it the check is not evaluated.
+type Migrations struct {
+	Table         string `yaml:"table"`          // e.g. schema_migrations
+	VersionColumn string `yaml:"version_column"` // an integer column
+	// Dir holds files named <number>_<name>.sql; relative paths are taken
+	// from the mvpaudit module root.
+	Dir string `yaml:"dir"`
 }
 
 // HealthRoutes are the probe paths.

@@ -240,7 +240,8 @@ func planStack(env envfile.File) (stackPlan, error) {
 		}
 		q := admin.Query()
 		q.Set("sslmode", "disable") // the audit's own admin link, on loopback
-		admin.RawQuery = q.Encode()
+		// Encode writes spaces as "+", which libpq-style parsers keep literally.
+		admin.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
 		p.adminDSN = admin.String()
 	}
 	rurl, err := url.Parse(env.Get("REDIS_URL"))

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
@@ -58,6 +60,7 @@ type Target struct {
 	AppRedisURL    string
 
 	baseURL    string
+	dbDial     dialFunc
 	containers map[Service]*Container
 	docker     *client.Client
 	admin      struct{ email, password string }
@@ -205,6 +208,7 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 
 	pg, rd, stub := t.containers[ServicePostgres], t.containers[ServiceRedis], t.containers[ServiceProviderStub]
 	t.AppDatabaseURL, t.AppRedisURL = d.AppDatabaseURL, d.AppRedisURL
+	t.dbDial = pg.Dial
 	if t.DB, err = openPool(ctx, d.AppDatabaseURL, pg.Dial); err != nil {
 		return nil, fmt.Errorf("database as the application: %w", err)
 	}
@@ -297,6 +301,39 @@ func openPool(ctx context.Context, dsn string, dial dialFunc) (*pgxpool.Pool, er
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	return pool, nil
+}
+
+// TryDatabaseLogin reports whether PostgreSQL accepts user and password
+// at the application's database address: the probe for default passwords.
+// A refused password is (false, nil); anything else that fails is an error.
+func (t *Target) TryDatabaseLogin(ctx context.Context, user, password string) (bool, error) {
+	if t.AppDatabaseURL == "" {
+		return false, &UnavailableError{Capability: CapDatabase}
+	}
+	u, err := url.Parse(t.AppDatabaseURL)
+	if err != nil {
+		return false, errors.New("cannot parse the application's database URL")
+	}
+	u.User = url.UserPassword(user, password)
+	cfg, err := pgx.ParseConfig(u.String())
+	if err != nil {
+		return false, errors.New("cannot build a connection URL for the login probe")
+	}
+	cfg.ConnectTimeout = 5 * time.Second
+	if t.dbDial != nil {
+		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) { return t.dbDial(ctx, network, addr) }
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		conn.Close(ctx)
+		return true, nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000" || pgErr.Code == "3D000") {
+		return false, nil // wrong password, no such role, or no such database
+	}
+	return false, fmt.Errorf("login probe as %q: %s", user, t.Redact(err.Error()))
 }
 
 func openRedis(rawURL string, dial dialFunc) (*redis.Client, error) {

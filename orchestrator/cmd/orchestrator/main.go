@@ -68,7 +68,7 @@ func run(cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer pool.Close()
-	st := store.New(pool)
+	st := store.New(pool, cfg.DBQueryTimeout)
 	applied, err := st.Migrate(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

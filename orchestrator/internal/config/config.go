@@ -20,6 +20,7 @@ type Config struct {
 	DatabaseURL      string
 	DBMaxConns       int
 	DBConnectTimeout time.Duration
+	DBQueryTimeout   time.Duration
 	RedisURL         string
 
 	EnableAuth      bool
@@ -67,6 +68,7 @@ func Load(getenv func(string) string) (cfg Config, warnings []string, err error)
 		DatabaseURL:             r.required("DATABASE_URL"),
 		DBMaxConns:              r.integer("DB_MAX_CONNS", 10, 1, 200),
 		DBConnectTimeout:        r.duration("DB_CONNECT_TIMEOUT", 30*time.Second),
+		DBQueryTimeout:          r.duration("DB_QUERY_TIMEOUT", 5*time.Second),
 		RedisURL:                r.required("REDIS_URL"),
 		EnableAuth:              r.boolean("ENABLE_AUTH", true),
 		JWTSecret:               r.required("JWT_SECRET"),
@@ -120,7 +122,8 @@ func Load(getenv func(string) string) (cfg Config, warnings []string, err error)
 		key string
 		v   time.Duration
 	}{{"ACCESS_TOKEN_TTL", cfg.AccessTokenTTL}, {"REFRESH_TOKEN_TTL", cfg.RefreshTokenTTL}, {"PROVIDER_TIMEOUT", cfg.ProviderTimeout},
-		{"CACHE_TTL", cfg.CacheTTL}, {"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout}, {"DB_CONNECT_TIMEOUT", cfg.DBConnectTimeout}} {
+		{"CACHE_TTL", cfg.CacheTTL}, {"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout}, {"DB_CONNECT_TIMEOUT", cfg.DBConnectTimeout},
+		{"DB_QUERY_TIMEOUT", cfg.DBQueryTimeout}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s: want a positive duration", d.key))
 		}

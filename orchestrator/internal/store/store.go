@@ -32,11 +32,28 @@ var (
 	ErrDuplicate = errors.New("already exists")
 )
 
-// Store is the database.
-type Store struct{ pool *pgxpool.Pool }
+// DefaultQueryTimeout bounds one store call when New is given none.
+const DefaultQueryTimeout = 5 * time.Second
 
-// New wraps a pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// Store is the database.
+type Store struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+// New wraps a pool. Every call is bounded by queryTimeout (<= 0 for the
+// default): a hung database must fail requests, not hold them.
+func New(pool *pgxpool.Pool, queryTimeout time.Duration) *Store {
+	if queryTimeout <= 0 {
+		queryTimeout = DefaultQueryTimeout
+	}
+	return &Store{pool: pool, timeout: queryTimeout}
+}
+
+// bound gives one call its deadline.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
 
 // Ping checks the database.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
@@ -108,6 +125,8 @@ type User struct {
 
 // CreateUser inserts a user with the role "user".
 func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var u User
 	err := s.pool.QueryRow(ctx, `INSERT INTO users (email, password_hash) VALUES ($1, $2)
 		RETURNING id::text, email, role, created_at`, email, passwordHash).Scan(&u.ID, &u.Email, &u.Role, &u.CreatedAt)
@@ -120,6 +139,8 @@ func (s *Store) CreateUser(ctx context.Context, email, passwordHash string) (Use
 
 // UpsertUser makes sure a fixed user exists (the anonymous dev user).
 func (s *Store) UpsertUser(ctx context.Context, id, email, role string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.pool.Exec(ctx, `INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, '!', $3)
 		ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role`, id, email, role)
 	return err
@@ -127,15 +148,21 @@ func (s *Store) UpsertUser(ctx context.Context, id, email, role string) error {
 
 // UserByEmail finds a user for login.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.oneUser(ctx, "SELECT id::text, email, role, created_at, password_hash FROM users WHERE email = $1", email)
 }
 
 // UserByID finds a user.
 func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.oneUser(ctx, "SELECT id::text, email, role, created_at, password_hash FROM users WHERE id = $1", id)
 }
 
 func (s *Store) oneUser(ctx context.Context, sql string, arg any) (User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var u User
 	err := s.pool.QueryRow(ctx, sql, arg).Scan(&u.ID, &u.Email, &u.Role, &u.CreatedAt, &u.PasswordHash)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -146,6 +173,8 @@ func (s *Store) oneUser(ctx context.Context, sql string, arg any) (User, error) 
 
 // Users lists every user (admin).
 func (s *Store) Users(ctx context.Context, limit int) ([]User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.pool.Query(ctx, "SELECT id::text, email, role, created_at FROM users ORDER BY created_at LIMIT $1", limit)
 	if err != nil {
 		return nil, err
@@ -158,6 +187,8 @@ func (s *Store) Users(ctx context.Context, limit int) ([]User, error) {
 
 // Stats counts rows for the admin dashboard.
 func (s *Store) Stats(ctx context.Context) (users, conversations, messages int64, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	err = s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM conversations),
 		(SELECT count(*) FROM messages)`).Scan(&users, &conversations, &messages)
 	return
@@ -165,6 +196,8 @@ func (s *Store) Stats(ctx context.Context) (users, conversations, messages int64
 
 // SaveRefreshToken stores a refresh token's hash in a family.
 func (s *Store) SaveRefreshToken(ctx context.Context, hash, userID, familyID string, expires time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at)
 		VALUES ($1, $2, $3, $4)`, hash, userID, familyID, expires)
 	return err
@@ -184,6 +217,8 @@ const (
 // ConsumeRefreshToken marks a refresh token used, atomically. Presenting a
 // used token revokes its whole family (reuse detection, RFC 9700 4.14).
 func (s *Store) ConsumeRefreshToken(ctx context.Context, hash string) (userID, familyID string, outcome RefreshOutcome, err error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var usedAt, revokedAt *time.Time
 		var expires time.Time
@@ -214,6 +249,8 @@ func (s *Store) ConsumeRefreshToken(ctx context.Context, hash string) (userID, f
 
 // RevokeFamilyOf revokes the family of a refresh token owned by userID.
 func (s *Store) RevokeFamilyOf(ctx context.Context, hash, userID string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.pool.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND family_id =
 		(SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)`, hash, userID)
 	return err
@@ -239,6 +276,8 @@ type Message struct {
 
 // CreateConversation starts a conversation for the user.
 func (s *Store) CreateConversation(ctx context.Context, userID, title string) (Conversation, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var c Conversation
 	err := s.pool.QueryRow(ctx, `INSERT INTO conversations (user_id, title) VALUES ($1, $2)
 		RETURNING id::text, title, created_at, updated_at`, userID, title).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
@@ -247,6 +286,8 @@ func (s *Store) CreateConversation(ctx context.Context, userID, title string) (C
 
 // Conversations lists the user's conversations, newest first.
 func (s *Store) Conversations(ctx context.Context, userID string, limit, offset int) ([]Conversation, int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var total int64
 	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM conversations WHERE user_id = $1", userID).Scan(&total); err != nil {
 		return nil, 0, err
@@ -266,6 +307,8 @@ func (s *Store) Conversations(ctx context.Context, userID string, limit, offset 
 // Conversation returns one of the user's conversations with its messages;
 // another user's conversation is ErrNotFound.
 func (s *Store) Conversation(ctx context.Context, userID, id string) (Conversation, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var c Conversation
 	err := s.pool.QueryRow(ctx, `SELECT id::text, title, created_at, updated_at FROM conversations
 		WHERE id = $1 AND user_id = $2`, id, userID).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
@@ -292,6 +335,8 @@ func (s *Store) Conversation(ctx context.Context, userID, id string) (Conversati
 
 // DeleteConversation removes one of the user's conversations.
 func (s *Store) DeleteConversation(ctx context.Context, userID, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	tag, err := s.pool.Exec(ctx, "DELETE FROM conversations WHERE id = $1 AND user_id = $2", id, userID)
 	if err != nil {
 		return err
@@ -305,6 +350,8 @@ func (s *Store) DeleteConversation(ctx context.Context, userID, id string) error
 // AppendExchange stores a user message and the answer in a conversation
 // the user owns.
 func (s *Store) AppendExchange(ctx context.Context, userID, conversationID string, user, answer Message) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "UPDATE conversations SET updated_at = now() WHERE id = $1 AND user_id = $2", conversationID, userID)
 		if err != nil {

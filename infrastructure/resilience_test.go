@@ -1,0 +1,417 @@
+package infrastructure
+
+// The resilience checks stop, pause and restart containers of the stack.
+// They run last in the section (this file sorts after the others), each
+// restores what it touched in a cleanup, and each waits for the service to
+// be ready again before it ends.
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/providerstub"
+	"github.com/mvpaudit/mvpaudit/testutil"
+)
+
+// control returns a container of the stack, restored to running (and
+// unpaused) when the test ends, with the orchestrator ready again.
+func control(t *testing.T, tgt *testutil.Target, svc testutil.Service) *testutil.Container {
+	t.Helper()
+	tgt.Need(t, testutil.CapContainers)
+	c, err := tgt.Container(svc)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		if ins, err := c.Inspect(ctx); err == nil && ins.State != nil {
+			switch {
+			case ins.State.Paused:
+				if err := c.Unpause(ctx); err != nil {
+					t.Errorf("restore: %v", err)
+				}
+			case !ins.State.Running:
+				if err := c.Start(ctx); err != nil {
+					t.Errorf("restore: %v", err)
+				}
+			}
+		}
+		if _, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 60*time.Second); err != nil {
+			t.Errorf("restore: the orchestrator is not ready again after %s was restored: %v", svc, err)
+		}
+	})
+	return c
+}
+
+// waitStatus polls path until it answers want, and returns how long it took.
+func waitStatus(ctx context.Context, tgt *testutil.Target, path string, want int, within time.Duration) (time.Duration, error) {
+	start := time.Now()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	var last string
+	for time.Since(start) < within {
+		base, err := tgt.BaseURL(ctx)
+		if err == nil {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+			res, err := hc.Do(req)
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode == want {
+					return time.Since(start), nil
+				}
+				last = res.Status
+			} else {
+				last = err.Error()
+			}
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return time.Since(start), &waitError{path: path, want: want, within: within, last: last}
+}
+
+type waitError struct {
+	path   string
+	want   int
+	within time.Duration
+	last   string
+}
+
+func (e *waitError) Error() string {
+	return "GET " + e.path + " did not answer " + http.StatusText(e.want) + " within " + e.within.String() + " (last: " + e.last + ")"
+}
+
+// startedAt identifies one run of the orchestrator's process: it changes
+// when the container restarts.
+func startedAt(t *testing.T, tgt *testutil.Target) string {
+	t.Helper()
+	c, err := tgt.Container(testutil.ServiceOrchestrator)
+	require.NoError(t, err)
+	ins, err := c.Inspect(t.Context())
+	require.NoError(t, err)
+	return ins.State.StartedAt
+}
+
+func TestREL_HLT_001_LivenessAndReadinessSemantics(t *testing.T) {
+	audit.Begin(t, "REL-HLT-001")
+	tgt := use(t)
+	pg := control(t, tgt, testutil.ServicePostgres)
+	ctx := t.Context()
+	_, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 30*time.Second)
+	require.NoError(t, err, "precondition: ready")
+
+	require.NoError(t, pg.Pause(ctx))
+	took, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusServiceUnavailable, 5*time.Second)
+	if err != nil {
+		t.Errorf("PostgreSQL paused: readiness did not turn 503 within 5 s (%v): traffic keeps flowing to an instance that cannot serve", err)
+	} else {
+		audit.Evidence(t, "PostgreSQL paused: %s answered 503 after %s", tgt.Profile.Health.Readiness, took.Round(time.Millisecond))
+	}
+	c := tgt.Client(t).WithTimeout(3 * time.Second)
+	res, err := c.Get(ctx, tgt.Profile.Health.Liveness, "")
+	switch {
+	case err != nil:
+		t.Errorf("PostgreSQL paused: liveness %s did not answer within 3 s (%v): a liveness probe that checks dependencies restarts healthy processes", tgt.Profile.Health.Liveness, err)
+	case res.Status != http.StatusOK:
+		t.Errorf("PostgreSQL paused: liveness %s = %d, want 200: liveness must not depend on the database", tgt.Profile.Health.Liveness, res.Status)
+	}
+	require.NoError(t, pg.Unpause(ctx))
+	took, err = waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 30*time.Second)
+	if err != nil {
+		t.Errorf("PostgreSQL back: %v", err)
+	} else {
+		audit.Evidence(t, "PostgreSQL resumed: ready again after %s", took.Round(time.Millisecond))
+	}
+}
+
+func TestREL_RES_006_PausedDependencyDoesNotHang(t *testing.T) {
+	check := audit.Begin(t, "REL-RES-006")
+	tgt := use(t)
+	ctx := t.Context()
+	maxWait := time.Duration(check.Threshold("max_response_s", 10)) * time.Second
+	c := tgt.Client(t).WithTimeout(maxWait + 20*time.Second)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	for _, svc := range []testutil.Service{testutil.ServicePostgres, testutil.ServiceRedis} {
+		dep := control(t, tgt, svc)
+		require.NoError(t, dep.Pause(ctx))
+		res, err := c.Get(ctx, tgt.Profile.Conversations.Path, u.AccessToken)
+		require.NoError(t, dep.Unpause(ctx))
+		switch {
+		case err != nil:
+			t.Errorf("%s paused: GET %s got no answer (%v)", svc, tgt.Profile.Conversations.Path, err)
+		case res.Duration > maxWait:
+			t.Errorf("%s paused: GET %s answered %d after %s, want within %s: requests pile up behind a hung dependency",
+				svc, tgt.Profile.Conversations.Path, res.Status, res.Duration.Round(time.Millisecond), maxWait)
+		default:
+			audit.Evidence(t, "%s paused: GET %s answered %d in %s", svc, tgt.Profile.Conversations.Path, res.Status, res.Duration.Round(time.Millisecond))
+		}
+		_, err = waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 30*time.Second)
+		require.NoError(t, err, "%s resumed: the orchestrator must be ready again", svc)
+	}
+}
+
+func TestREL_RES_001_RedisOutageDegradesGracefully(t *testing.T) {
+	audit.Begin(t, "REL-RES-001")
+	tgt := use(t)
+	ctx := t.Context()
+	c := tgt.Client(t).WithTimeout(10 * time.Second)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	rd := control(t, tgt, testutil.ServiceRedis)
+	before := startedAt(t, tgt)
+
+	require.NoError(t, rd.Stop(ctx, 5*time.Second))
+	if took, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusServiceUnavailable, 5*time.Second); err != nil {
+		t.Errorf("Redis stopped: readiness still not 503 (%v)", err)
+	} else {
+		audit.Evidence(t, "Redis stopped: readiness 503 after %s", took.Round(time.Millisecond))
+	}
+	res, err := c.Get(ctx, tgt.Profile.Health.Liveness, "")
+	if err != nil || res.Status != http.StatusOK {
+		t.Errorf("Redis stopped: liveness must stay 200 (got %v, %v)", statusOf(res), err)
+	}
+	// Documented degradation: authenticated routes fail closed, fast, with
+	// the error envelope and Retry-After.
+	res, err = c.Get(ctx, tgt.Profile.Auth.Me, u.AccessToken)
+	switch {
+	case err != nil:
+		t.Errorf("Redis stopped: GET %s: %v", tgt.Profile.Auth.Me, err)
+	case res.Status/100 == 2:
+		audit.Evidence(t, "Redis stopped: GET %s still served (%d)", tgt.Profile.Auth.Me, res.Status)
+	case res.Status != http.StatusServiceUnavailable:
+		t.Errorf("Redis stopped: GET %s = %d, want 503 (fail closed) or 200; %s", tgt.Profile.Auth.Me, res.Status, res)
+	case res.Header.Get("Retry-After") == "":
+		t.Errorf("Redis stopped: 503 without Retry-After; %s", res)
+	case res.Duration > 5*time.Second:
+		t.Errorf("Redis stopped: the 503 took %s, want a fast failure", res.Duration)
+	}
+
+	require.NoError(t, rd.Start(ctx))
+	took, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 30*time.Second)
+	require.NoError(t, err, "Redis back: the orchestrator must recover by itself")
+	audit.Evidence(t, "Redis started again: ready after %s", took.Round(time.Millisecond))
+	res, err = c.Get(ctx, tgt.Profile.Auth.Me, u.AccessToken)
+	require.NoError(t, err)
+	if res.Status != http.StatusOK {
+		t.Errorf("Redis back: GET %s = %d, want 200 without restarting the orchestrator; %s", tgt.Profile.Auth.Me, res.Status, res)
+	}
+	if after := startedAt(t, tgt); after != before {
+		t.Errorf("the orchestrator restarted during the Redis outage (started %s, now %s): it should degrade, not crash", before, after)
+	}
+}
+
+func statusOf(res *testutil.Response) any {
+	if res == nil {
+		return "no answer"
+	}
+	return res.Status
+}
+
+func TestREL_RES_002_PostgresRestartRecovers(t *testing.T) {
+	audit.Begin(t, "REL-RES-002")
+	tgt := use(t)
+	ctx := t.Context()
+	c := tgt.Client(t).WithTimeout(15 * time.Second)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	conv := tgt.Profile.Conversations.Path
+	created, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "survives a database restart"})
+	require.NoError(t, err)
+	require.Less(t, created.Status, 300, "precondition: a conversation; %s", created)
+	pg := control(t, tgt, testutil.ServicePostgres)
+	before := startedAt(t, tgt)
+
+	require.NoError(t, pg.Stop(ctx, 10*time.Second))
+	res, err := c.Get(ctx, conv, u.AccessToken)
+	switch {
+	case err != nil:
+		t.Errorf("PostgreSQL down: GET %s: %v", conv, err)
+	case res.Status != http.StatusServiceUnavailable:
+		t.Errorf("PostgreSQL down: GET %s = %d, want 503 with the error envelope; %s", conv, res.Status, res)
+	case res.Duration > 5*time.Second:
+		t.Errorf("PostgreSQL down: GET %s failed after %s, want fast", conv, res.Duration)
+	default:
+		audit.Evidence(t, "PostgreSQL down: GET %s -> %d in %s", conv, res.Status, res.Duration.Round(time.Millisecond))
+	}
+
+	require.NoError(t, pg.Start(ctx))
+	took, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 45*time.Second)
+	require.NoError(t, err, "PostgreSQL back: the orchestrator must reconnect by itself")
+	audit.Evidence(t, "PostgreSQL started again: ready after %s", took.Round(time.Millisecond))
+	res, err = c.Get(ctx, conv+"/"+created.Field("id"), u.AccessToken)
+	require.NoError(t, err)
+	if res.Status != http.StatusOK {
+		t.Errorf("PostgreSQL back: GET the conversation = %d, want 200; %s", res.Status, res)
+	}
+	if after := startedAt(t, tgt); after != before {
+		t.Errorf("the orchestrator restarted during the database restart (started %s, now %s)", before, after)
+	}
+}
+
+// providerMode switches the stub and switches it back when the test ends.
+func providerMode(t *testing.T, tgt *testutil.Target, m providerstub.Mode) {
+	t.Helper()
+	tgt.Need(t, testutil.CapProvider)
+	require.NoError(t, tgt.Stub.SetMode(t.Context(), m))
+	t.Cleanup(func() {
+		_ = tgt.Stub.SetMode(context.Background(), providerstub.Mode{Provider: "all", Mode: providerstub.ModeOK})
+	})
+}
+
+func providerCalls(t *testing.T, tgt *testutil.Target) providerstub.Stats {
+	t.Helper()
+	st, err := tgt.Stub.Stats(t.Context())
+	require.NoError(t, err)
+	return st
+}
+
+func TestREL_RES_003_ProviderTimeoutEnforced(t *testing.T) {
+	check := audit.Begin(t, "REL-RES-003")
+	tgt := use(t)
+	tgt.Need(t, testutil.CapEnvFile)
+	ctx := t.Context()
+	timeout, err := time.ParseDuration(tgt.Env.Get("PROVIDER_TIMEOUT"))
+	if err != nil || timeout <= 0 {
+		t.Fatalf("PROVIDER_TIMEOUT = %q: no provider timeout is configured, so a hung provider holds requests forever", tgt.Env.Get("PROVIDER_TIMEOUT"))
+	}
+	maxTimeout := time.Duration(check.Threshold("max_provider_timeout_s", 60)) * time.Second
+	if timeout > maxTimeout {
+		t.Errorf("PROVIDER_TIMEOUT = %s, want at most %s", timeout, maxTimeout)
+	}
+	providerMode(t, tgt, providerstub.Mode{Provider: providerstub.OpenAI, Mode: providerstub.ModeTimeout})
+	c := tgt.Client(t).WithTimeout(timeout + 30*time.Second)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	before := providerCalls(t, tgt)
+	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "hung provider "+u.Email))
+	require.NoError(t, err)
+	after := providerCalls(t, tgt)
+	require.Greater(t, after.OpenAI.Calls, before.OpenAI.Calls, "precondition: the request reached the hung provider (is mock mode on?)")
+	bound := timeout + 5*time.Second
+	audit.Evidence(t, "OpenAI hung: POST %s -> %d from %q in %s (PROVIDER_TIMEOUT %s)", tgt.Profile.Orchestrate.Path, res.Status,
+		res.Field("provider"), res.Duration.Round(time.Millisecond), timeout)
+	if res.Duration > bound {
+		t.Errorf("OpenAI hung: the answer took %s, want within PROVIDER_TIMEOUT + 5 s = %s", res.Duration.Round(time.Millisecond), bound)
+	}
+	switch {
+	case res.Status == http.StatusOK && after.Anthropic.Calls > before.Anthropic.Calls:
+		// fell back
+	case res.Status == http.StatusGatewayTimeout:
+		t.Errorf("OpenAI hung: 504 without trying the fallback provider")
+	default:
+		t.Errorf("OpenAI hung: status %d, want 200 from the fallback provider; %s", res.Status, res)
+	}
+}
+
+func TestREL_RES_004_RetriesBoundedFallbackWorks(t *testing.T) {
+	check := audit.Begin(t, "REL-RES-004")
+	tgt := use(t)
+	ctx := t.Context()
+	maxAttempts := int(check.Threshold("max_attempts_per_provider", 3))
+	providerMode(t, tgt, providerstub.Mode{Provider: providerstub.OpenAI, Mode: providerstub.ModeFail, Status: http.StatusInternalServerError})
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	before := providerCalls(t, tgt)
+	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "failing provider "+u.Email))
+	require.NoError(t, err)
+	after := providerCalls(t, tgt)
+	attempts := after.OpenAI.Calls - before.OpenAI.Calls
+	audit.Evidence(t, "OpenAI failing with 500: %d attempts on it, answer %d from %q", attempts, res.Status, res.Field("provider"))
+	audit.Metric(t, "attempts_on_failing_provider", float64(attempts), "calls")
+	if attempts < 1 {
+		t.Fatalf("the failing provider was not called (is mock mode on?)")
+	}
+	if attempts > maxAttempts {
+		t.Errorf("one request made %d calls to a failing provider, want at most %d: retries multiply load on an outage", attempts, maxAttempts)
+	}
+	if res.Status != http.StatusOK || after.Anthropic.Calls == before.Anthropic.Calls {
+		t.Errorf("OpenAI failing: status %d, want 200 from the fallback provider; %s", res.Status, res)
+	}
+}
+
+func TestREL_RES_005_MalformedProviderAnswersHandled(t *testing.T) {
+	audit.Begin(t, "REL-RES-005")
+	tgt := use(t)
+	ctx := t.Context()
+	providerMode(t, tgt, providerstub.Mode{Provider: "all", Mode: providerstub.ModeMalformed})
+	c := tgt.Client(t)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	before := startedAt(t, tgt)
+	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "malformed provider "+u.Email))
+	require.NoError(t, err)
+	var envelope struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	switch {
+	case res.Status == http.StatusOK:
+		t.Errorf("every provider answering garbage, orchestrate still answered 200: %s", res)
+	case res.Status != http.StatusBadGateway && res.Status != http.StatusServiceUnavailable:
+		t.Errorf("every provider answering garbage: status %d, want 502 (or 503); %s", res.Status, res)
+	case res.JSON(&envelope) != nil || envelope.Error.Code == "":
+		t.Errorf("every provider answering garbage: the 502 is not the error envelope; %s", res)
+	}
+	res, err = c.Get(ctx, tgt.Profile.Health.Liveness, "")
+	require.NoError(t, err)
+	if res.Status != http.StatusOK || startedAt(t, tgt) != before {
+		t.Errorf("the orchestrator did not survive malformed provider answers (liveness %d, restarted %t)", res.Status, startedAt(t, tgt) != before)
+	}
+	app, err := tgt.Container(testutil.ServiceOrchestrator)
+	require.NoError(t, err)
+	logs, err := app.Logs(ctx, 200)
+	require.NoError(t, err)
+	if strings.Contains(logs, "panic") || strings.Contains(logs, "goroutine ") {
+		t.Errorf("the orchestrator's log shows a panic after malformed provider answers")
+	}
+}
+
+func TestREL_DAT_001_NothingLostAcrossRestart(t *testing.T) {
+	audit.Begin(t, "REL-DAT-001")
+	tgt := use(t)
+	ctx := t.Context()
+	c := tgt.Client(t).WithTimeout(15 * time.Second)
+	u, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	conv := tgt.Profile.Conversations.Path
+	created, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "survives a restart"})
+	require.NoError(t, err)
+	require.Less(t, created.Status, 300, "precondition: a conversation; %s", created)
+	// A revoked token must stay revoked after the restart.
+	revoked, err := tgt.NewUser(ctx, c)
+	require.NoError(t, err)
+	p := tgt.Profile.Auth
+	res, err := c.Post(ctx, p.Logout.Path, revoked.AccessToken, map[string]string{p.Logout.RefreshTokenField: revoked.RefreshToken})
+	require.NoError(t, err)
+	require.Less(t, res.Status, 300, "precondition: logout; %s", res)
+
+	app := control(t, tgt, testutil.ServiceOrchestrator)
+	require.NoError(t, app.Restart(ctx, 30*time.Second))
+	took, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 60*time.Second)
+	require.NoError(t, err, "the orchestrator must come back after a restart")
+	audit.Evidence(t, "orchestrator restarted: ready after %s", took.Round(time.Millisecond))
+
+	if err := tgt.Login(ctx, c, &u); err != nil {
+		t.Fatalf("after the restart the user cannot log in: %v", err)
+	}
+	res, err = c.Get(ctx, conv+"/"+created.Field("id"), u.AccessToken)
+	require.NoError(t, err)
+	if res.Status != http.StatusOK {
+		t.Errorf("after the restart GET the user's conversation = %d, want 200; %s", res.Status, res)
+	}
+	res, err = c.Get(ctx, p.Me, revoked.AccessToken)
+	require.NoError(t, err)
+	if res.Status != http.StatusUnauthorized {
+		t.Errorf("after the restart a logged-out access token answers %d, want 401: revocations were lost", res.Status)
+	}
+}
