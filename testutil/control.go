@@ -3,6 +3,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
@@ -209,4 +210,27 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Memory returns the container's memory use without page cache, in bytes:
+// what the kernel would have to find if the process kept it all.
+func (c *Container) Memory(ctx context.Context) (uint64, error) {
+	res, err := c.docker.ContainerStats(ctx, c.ID, client.ContainerStatsOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("stats of %s: %w", c.Service, err)
+	}
+	defer res.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		return 0, fmt.Errorf("stats of %s: %w", c.Service, err)
+	}
+	m := st.MemoryStats
+	cache := m.Stats["inactive_file"] // cgroup v2
+	if cache == 0 {
+		cache = m.Stats["total_inactive_file"] // cgroup v1
+	}
+	if cache > m.Usage {
+		cache = 0
+	}
+	return m.Usage - cache, nil
 }

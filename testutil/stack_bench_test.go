@@ -2,12 +2,10 @@ package testutil
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"testing"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
 
@@ -52,17 +50,12 @@ func stackRSS(b *testing.B, cli *client.Client, d Descriptor) float64 {
 	b.Helper()
 	var total float64
 	for svc, ref := range d.Containers {
-		res, err := cli.ContainerStats(context.Background(), ref.ID, client.ContainerStatsOptions{})
+		c := &Container{Service: svc, ID: ref.ID, docker: cli}
+		used, err := c.Memory(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
-		var st container.StatsResponse
-		err = json.NewDecoder(res.Body).Decode(&st)
-		res.Body.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		mib := float64(st.MemoryStats.Usage-st.MemoryStats.Stats["inactive_file"]) / (1 << 20)
+		mib := float64(used) / (1 << 20)
 		b.Logf("%s: %.1f MiB", svc, mib)
 		total += mib
 	}
