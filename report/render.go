@@ -226,9 +226,17 @@ func WriteMarkdown(w io.Writer, r Report) error {
 		p("%d. %s", i+1, s)
 	}
 	p("")
-	if table := latencyTable(d); table != "" {
+	if table := measurementsTable(d); table != "" {
 		p("## Measurements")
 		p("")
+		if lat := latencyTable(d); lat != "" {
+			p("Latency of the load checks (milliseconds):")
+			p("")
+			b.WriteString(lat)
+			p("")
+			p("Every measurement:")
+			p("")
+		}
 		b.WriteString(table)
 		p("")
 	}
@@ -491,7 +499,34 @@ func nextSteps(d Decision) []string {
 	}
 }
 
+// latencyTable puts the percentiles of every check that reports them on
+// one row each: the table a release manager reads first.
 func latencyTable(d Decision) string {
+	var rows []string
+	for _, c := range d.Checks {
+		m := map[string]float64{}
+		for _, x := range c.Metrics {
+			m[x.Name] = x.Value
+		}
+		if _, ok := m["p50_ms"]; !ok {
+			continue
+		}
+		cell := func(name string) string {
+			if v, ok := m[name]; ok {
+				return fmt.Sprintf("%.2f", v)
+			}
+			return "-"
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", c.ID, c.Title,
+			cell("p50_ms"), cell("p95_ms"), cell("p99_ms"), cell("achieved_rps"), statusOf(c)))
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	return "| Check | What | p50 | p95 | p99 | Achieved req/s | Status |\n|---|---|---:|---:|---:|---:|---|\n" + strings.Join(rows, "\n") + "\n"
+}
+
+func measurementsTable(d Decision) string {
 	var rows []string
 	for _, c := range d.Checks {
 		for _, m := range c.Metrics {
