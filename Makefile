@@ -15,7 +15,7 @@ export AUDIT_ENV_FILE
 # Tests with containers take minutes; bound them so a hang cannot eat CI.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all images test test-short audit lint fmt vet clean clean-images
+.PHONY: all images test test-short audit crosscheck lint fmt vet clean clean-images
 
 all: lint test
 
@@ -37,6 +37,11 @@ test-short:
 audit: images
 	@$(GO) build -o .build/bin/mvpaudit ./cmd/mvpaudit
 	.build/bin/mvpaudit run --env-file "$(AUDIT_ENV_FILE)"
+
+## crosscheck: compare the performance section's measurement with vegeta's CLI (within 20%)
+crosscheck: images
+	GOBIN="$(CURDIR)/.build/bin" $(GO) install github.com/tsenart/vegeta/v12@$$($(GO) list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)
+	AUDIT_VEGETA_CLI="$(CURDIR)/.build/bin/vegeta" $(GO) test -count=1 -v -run 'TestCrossCheckWithVegetaCLI' ./performance
 
 lint: vet
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
