@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mvpaudit/mvpaudit/audit"
 	"github.com/mvpaudit/mvpaudit/deployment/envrules"
@@ -129,5 +130,88 @@ func TestDEP_CFG_006_ProviderAPIKeys(t *testing.T) {
 	}
 	if configured == 1 {
 		audit.Evidence(t, "only one provider key is set: no fallback provider")
+	}
+}
+
+func TestDEP_CFG_007_RequiredSettingsFilledIn(t *testing.T) {
+	audit.Begin(t, "DEP-CFG-007")
+	f := env(t)
+	required := use(t).Profile.Config.Required
+	if len(required) == 0 {
+		t.Skip("not evaluated: the API profile lists no required settings (config.required)")
+	}
+	for _, key := range required {
+		if v, ok := f.Lookup(key); !ok || strings.TrimSpace(v) == "" {
+			t.Errorf("%s is not set; production must set it explicitly instead of relying on a default", key)
+		}
+	}
+	// Any setting, required or not, may carry a value nobody filled in.
+	placeholders := 0
+	for key, v := range f.Map() {
+		if envrules.IsPlaceholder(v) {
+			placeholders++
+			t.Errorf("%s looks like a placeholder that was never filled in; set the real value", where(f, key))
+		}
+	}
+	audit.Evidence(t, "%d required settings checked, %d settings in the file, %d placeholders", len(required), len(f.Map()), placeholders)
+}
+
+// bound is a numeric or duration setting and the range production wants.
+type bound struct {
+	key      string
+	min, max float64 // in the unit below
+	unit     string  // "s" for durations, "" for plain numbers
+	fix      string
+}
+
+var settingBounds = []bound{
+	{"PROVIDER_TIMEOUT", 1, 120, "s", "bound the wait on an LLM provider (e.g. 30s)"},
+	{"SHUTDOWN_TIMEOUT", 5, 120, "s", "let in-flight requests finish on SIGTERM (e.g. 20s)"},
+	{"ACCESS_TOKEN_TTL", 60, 3600, "s", "keep access tokens short-lived (e.g. 15m)"},
+	{"REFRESH_TOKEN_TTL", 3600, 30 * 24 * 3600, "s", "bound refresh tokens (e.g. 168h)"},
+	{"RATE_LIMIT_PER_MINUTE", 1, 1000, "", "cap requests per user (e.g. 60)"},
+	{"LOGIN_RATE_LIMIT_PER_MINUTE", 1, 30, "", "cap failed logins per account (e.g. 10)"},
+	{"MAX_BODY_BYTES", 1024, 10 << 20, "", "cap request bodies (e.g. 1048576)"},
+}
+
+func TestDEP_CFG_008_LimitsTimeoutsAndCORS(t *testing.T) {
+	audit.Begin(t, "DEP-CFG-008")
+	f := env(t)
+	for _, b := range settingBounds {
+		raw, ok := f.Lookup(b.key)
+		if !ok || raw == "" {
+			t.Errorf("%s is not set; %s", b.key, b.fix)
+			continue
+		}
+		var v float64
+		if b.unit == "s" {
+			d, err := time.ParseDuration(raw)
+			if err != nil {
+				t.Errorf("%s is not a duration (want e.g. 30s); %s", where(f, b.key), b.fix)
+				continue
+			}
+			v = d.Seconds()
+		} else if _, err := fmt.Sscan(raw, &v); err != nil {
+			t.Errorf("%s is not a number; %s", where(f, b.key), b.fix)
+			continue
+		}
+		if v < b.min || v > b.max {
+			t.Errorf("%s = %s is outside %g..%g%s; %s", where(f, b.key), raw, b.min, b.max, b.unit, b.fix)
+		}
+	}
+	origins, ok := f.Lookup("CORS_ALLOWED_ORIGINS")
+	if !ok || strings.TrimSpace(origins) == "" {
+		audit.Evidence(t, "CORS_ALLOWED_ORIGINS is not set: no cross-origin access (the strict default)")
+		return
+	}
+	for _, o := range strings.Split(origins, ",") {
+		switch o = strings.TrimSpace(o); {
+		case o == "*" || strings.Contains(o, "*"):
+			t.Errorf("%s allows %q: any web site can call the API with a user's browser; list the front-end origins", where(f, "CORS_ALLOWED_ORIGINS"), o)
+		case strings.HasPrefix(o, "http://"):
+			t.Errorf("%s allows the plain-HTTP origin %q; production front ends use https", where(f, "CORS_ALLOWED_ORIGINS"), o)
+		case strings.Contains(o, "localhost") || strings.Contains(o, "127.0.0.1"):
+			t.Errorf("%s allows the development origin %q", where(f, "CORS_ALLOWED_ORIGINS"), o)
+		}
 	}
 }

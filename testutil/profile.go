@@ -26,6 +26,25 @@ type Profile struct {
 	Protected     []Route       `yaml:"protected"`
 	Admin         []Route       `yaml:"admin"`
 	Migrations    Migrations    `yaml:"migrations"`
+	Config        ConfigShape   `yaml:"config"`
+	Docs          Docs          `yaml:"docs"`
+}
+
+// ConfigShape describes the target's settings: which keys a production
+// deployment must set, where the code reads its settings, and where they
+// are documented. Paths are relative to the mvpaudit module root or absolute.
+type ConfigShape struct {
+	Required []string `yaml:"required"`
+	// Source is a directory of Go files; every call whose first argument
+	// is an upper-case string literal (os.Getenv("KEY"), r.str("KEY", ...))
+	// counts as a setting the code reads.
+	Source    string `yaml:"source"`
+	Reference string `yaml:"reference"`
+}
+
+// Docs names the target's operational documents.
+type Docs struct {
+	Runbook string `yaml:"runbook"`
 }
 
 // Migrations names the target's schema-version table and where the
