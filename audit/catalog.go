@@ -94,6 +94,46 @@ func Catalog() []Check {
 			RemediationKind: Code,
 			Refs:            []string{"Google SRE book ch. 22 (cascading failures)", "OWASP API10:2023"},
 		},
+		{
+			ID: "FUN-MDL-001", Section: Functionality, Severity: Medium,
+			Title:           "Every listed model is offered and answers",
+			Action:          "List only models that answer, including the default and fallback",
+			Remediation:     "The models route must list each model with its provider, include the default and fallback models, and every listed model must answer an orchestrate request.",
+			RemediationKind: Code,
+			Refs:            []string{"Schemathesis response conformance"},
+		},
+		{
+			ID: "FUN-CNV-002", Section: Functionality, Severity: Medium,
+			Title:           "Conversation pagination is correct and bounded",
+			Action:          "Fix list pagination (limit/offset) and reject bad bounds",
+			Remediation:     "Pages must partition the list without overlap, total must be right, and zero, negative or non-numeric limits and offsets must give 400 with the error envelope (or be clamped).",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP API4:2023"},
+		},
+		{
+			ID: "FUN-CNV-003", Section: Functionality, Severity: High,
+			Title:           "Orchestrate continues a conversation and stores every turn",
+			Action:          "Store each exchange in the conversation it continues",
+			Remediation:     "An orchestrate request naming a conversation must be stored in it (user and assistant messages, in order), and only its owner may continue it.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP API1:2023"},
+		},
+		{
+			ID: "FUN-AUTH-004", Section: Functionality, Severity: Medium,
+			Title:           "Registration validates its input and refuses duplicates",
+			Action:          "Validate registrations and refuse duplicate accounts",
+			Remediation:     "Duplicate addresses must give 409 (without touching the existing account), short passwords, malformed addresses and missing or mistyped fields 400 with the error envelope.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP ASVS 2.1.1"},
+		},
+		{
+			ID: "FUN-USG-001", Section: Functionality, Severity: Medium,
+			Title:           "Answers report token usage and the model that answered",
+			Action:          "Report token usage and the answering model and provider",
+			Remediation:     "Each answer must carry prompt, completion and total tokens (total = prompt + completion) and name the model and provider that were actually called.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM10:2025"},
+		},
 		// Security.
 		{
 			ID: "SEC-JWT-001", Section: Security, Severity: Critical,
@@ -294,6 +334,7 @@ func Catalog() []Check {
 			Remediation:     "Verify the password against a dummy hash of the same cost when the account does not exist, so that a wrong password and an unknown account take the same time.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP Authentication Cheat Sheet", "OWASP WSTG-IDNT-04"},
+			Thresholds:      []Threshold{{Metric: "max_ratio", Default: 1.5, Unit: "", Meaning: "largest ratio of failed-login times, existing vs unknown account"}},
 		},
 		{
 			ID: "SEC-JWT-002", Section: Security, Severity: Medium,
@@ -342,6 +383,7 @@ func Catalog() []Check {
 			Remediation:     "Sign with an RFC 8725 algorithm, always set exp (lifetime at most an hour by default), iss and aud, and keep password hashes, passwords and configured secrets out of the claims.",
 			RemediationKind: Code,
 			Refs:            []string{"RFC 8725 sections 3.2 and 3.9", "OWASP JWT Cheat Sheet"},
+			Thresholds:      []Threshold{{Metric: "max_access_ttl_s", Default: 3600, Unit: "s", Meaning: "longest accepted access-token lifetime"}},
 		},
 		{
 			ID: "SEC-INJ-001", Section: Security, Severity: Critical,
@@ -366,6 +408,7 @@ func Catalog() []Check {
 			Remediation:     "Oversized bodies (declared or chunked) must get 413 quickly, a 64 KB header 431, and a client trickling its headers must be cut off (http.Server.ReadHeaderTimeout, MaxHeaderBytes, MaxBytesReader).",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP API4:2023", "OWASP LLM10:2025"},
+			Thresholds:      []Threshold{{Metric: "max_reject_ms", Default: 2000, Unit: "ms", Meaning: "time to refuse an oversized body"}, {Metric: "max_header_wait_s", Default: 30, Unit: "s", Meaning: "longest a client trickling its headers may stay connected"}},
 		},
 		{
 			ID: "SEC-RATE-003", Section: Security, Severity: High,
@@ -374,6 +417,7 @@ func Catalog() []Check {
 			Remediation:     "Refuse or clamp max_tokens beyond the policy, n > 1, 10 000-message histories and enormous page sizes before they reach the provider or the database.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP LLM10:2025", "OWASP API4:2023"},
+			Thresholds:      []Threshold{{Metric: "max_tokens", Default: 8192, Unit: "tokens", Meaning: "largest max_tokens forwarded to a provider"}, {Metric: "max_page_size", Default: 1000, Unit: "items", Meaning: "largest page size a list may apply"}},
 		},
 		{
 			ID: "SEC-AUTHZ-004", Section: Security, Severity: High,
@@ -455,6 +499,7 @@ func Catalog() []Check {
 			Remediation:     "Run a major version the PostgreSQL community still supports (14 or later by default; policy threshold min_major): older ones get no security fixes.",
 			RemediationKind: Operations,
 			Refs:            []string{"PostgreSQL versioning policy"},
+			Thresholds:      []Threshold{{Metric: "min_major", Default: 14, Unit: "", Meaning: "oldest supported PostgreSQL major version"}},
 		},
 		{
 			ID: "INF-PG-002", Section: Infrastructure, Severity: Critical,
@@ -471,6 +516,7 @@ func Catalog() []Check {
 			Remediation:     "Set DB_MAX_CONNS, and keep replicas x pool size within max_connections minus the reserved connections and within the role's CONNECTION LIMIT (policy threshold replicas, default 3).",
 			RemediationKind: Configuration,
 			Refs:            []string{"PostgreSQL docs: max_connections"},
+			Thresholds:      []Threshold{{Metric: "replicas", Default: 3, Unit: "", Meaning: "application replicas whose pools must fit"}},
 		},
 		{
 			ID: "INF-PG-007", Section: Infrastructure, Severity: Medium,
@@ -479,6 +525,7 @@ func Catalog() []Check {
 			Remediation:     "Give the application's sessions a statement_timeout (at most 300 s by default) and an idle_in_transaction_session_timeout, on the role (ALTER ROLE ... SET) or in the DSN (options=-c statement_timeout=30s).",
 			RemediationKind: Configuration,
 			Refs:            []string{"PostgreSQL docs: client connection defaults"},
+			Thresholds:      []Threshold{{Metric: "max_statement_timeout_s", Default: 300, Unit: "s", Meaning: "longest acceptable statement_timeout"}},
 		},
 		{
 			ID: "INF-PG-008", Section: Infrastructure, Severity: Medium,
@@ -511,6 +558,7 @@ func Catalog() []Check {
 			Remediation:     "Cache, rate-limit and denylist keys must carry a TTL (at most 30 days by default); key names and values must not hold tokens, passwords or keys in clear.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP ASVS 8.3"},
+			Thresholds:      []Threshold{{Metric: "max_ttl_days", Default: 30, Unit: "days", Meaning: "longest TTL of a Redis key"}},
 		},
 		{
 			ID: "INF-RDS-007", Section: Infrastructure, Severity: Medium,
@@ -535,6 +583,7 @@ func Catalog() []Check {
 			Remediation:     "With PostgreSQL or Redis paused, requests that need them must fail (503) within the policy's max_response_s (10 s by default) instead of piling up.",
 			RemediationKind: Code,
 			Refs:            []string{"Release It! (timeouts)"},
+			Thresholds:      []Threshold{{Metric: "max_response_s", Default: 10, Unit: "s", Meaning: "longest answer while a dependency is paused"}},
 		},
 		{
 			ID: "REL-RES-001", Section: Infrastructure, Severity: High,
@@ -559,6 +608,7 @@ func Catalog() []Check {
 			Remediation:     "Set PROVIDER_TIMEOUT (at most 60 s by default); a provider that never answers must be abandoned at that timeout and the request answered by the fallback provider.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP LLM10:2025"},
+			Thresholds:      []Threshold{{Metric: "max_provider_timeout_s", Default: 60, Unit: "s", Meaning: "longest acceptable PROVIDER_TIMEOUT"}},
 		},
 		{
 			ID: "REL-RES-004", Section: Infrastructure, Severity: Medium,
@@ -567,6 +617,7 @@ func Catalog() []Check {
 			Remediation:     "A provider answering 500 must get at most a few attempts per request (3 by default) before the fallback provider answers.",
 			RemediationKind: Code,
 			Refs:            []string{"Google SRE book: addressing cascading failures"},
+			Thresholds:      []Threshold{{Metric: "max_attempts_per_provider", Default: 3, Unit: "calls", Meaning: "calls to a failing provider per request"}},
 		},
 		{
 			ID: "REL-RES-005", Section: Infrastructure, Severity: Medium,
@@ -712,6 +763,7 @@ func Catalog() []Check {
 			Remediation:     "Define a HEALTHCHECK (for Docker and Compose deployments) and keep the image under the policy's max_size_mib (200 MiB by default).",
 			RemediationKind: Operations,
 			Refs:            []string{"Docker best practices"},
+			Thresholds:      []Threshold{{Metric: "max_size_mib", Default: 200, Unit: "MiB", Meaning: "largest image size"}},
 		},
 		{
 			ID: "DEP-DOC-002", Section: Deployment, Severity: Medium,
@@ -729,6 +781,7 @@ func Catalog() []Check {
 			Remediation:     "The readiness endpoint must stay within the policy's p95 at a steady 100 requests per second with no errors; slow probes get healthy instances restarted or taken out of rotation.",
 			RemediationKind: Code,
 			Refs:            []string{"Google SRE book ch. 6 (latency)", "SRE launch checklist (load test)"},
+			Thresholds:      []Threshold{{Metric: "p95_ms", Default: 200, Unit: "ms", Meaning: "p95 of the readiness route at 100 req/s"}},
 		},
 		{
 			ID: "PRF-LAT-002", Section: Performance, Severity: Medium,
@@ -737,6 +790,7 @@ func Catalog() []Check {
 			Remediation:     "With the provider answering in a fixed 100 ms at a steady 20 req/s, orchestrate p50 and p95 minus that delay must stay within the policy (50 ms and 150 ms by default).",
 			RemediationKind: Code,
 			Refs:            []string{"Google SRE book: service level objectives"},
+			Thresholds:      []Threshold{{Metric: "overhead_p50_ms", Default: 50, Unit: "ms", Meaning: "p50 over the provider delay"}, {Metric: "overhead_p95_ms", Default: 150, Unit: "ms", Meaning: "p95 over the provider delay"}},
 		},
 		{
 			ID: "PRF-ERR-001", Section: Performance, Severity: High,
@@ -745,6 +799,7 @@ func Catalog() []Check {
 			Remediation:     "At a steady 20 req/s for 10 s, at most 1% of orchestrate requests may fail and the achieved rate must reach 90% of the requested one.",
 			RemediationKind: Code,
 			Refs:            []string{"Google SRE book: service level objectives"},
+			Thresholds:      []Threshold{{Metric: "max_error_pct", Default: 1, Unit: "%", Meaning: "share of failed requests"}, {Metric: "min_rate_ratio", Default: 0.9, Unit: "", Meaning: "achieved over requested rate"}},
 		},
 		{
 			ID: "PRF-CACHE-001", Section: Performance, Severity: Medium,
@@ -753,6 +808,7 @@ func Catalog() []Check {
 			Remediation:     "Eleven identical requests must make one provider call, return the same answer, and cached answers must take at most half the time of the miss.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP LLM10:2025"},
+			Thresholds:      []Threshold{{Metric: "max_hit_to_miss_ratio", Default: 0.5, Unit: "", Meaning: "cached answer time over miss time"}},
 		},
 		{
 			ID: "PRF-RATE-001", Section: Performance, Severity: High,
@@ -769,6 +825,7 @@ func Catalog() []Check {
 			Remediation:     "After a bounded soak (15 s at 50 req/s over mixed routes by default), the orchestrator's memory without page cache may grow by at most 32 MiB.",
 			RemediationKind: Code,
 			Refs:            []string{"Google SRE launch checklist"},
+			Thresholds:      []Threshold{{Metric: "max_growth_mib", Default: 32, Unit: "MiB", Meaning: "memory growth over the soak"}, {Metric: "soak_s", Default: 15, Unit: "s", Meaning: "soak duration"}},
 		},
 	}
 }

@@ -35,6 +35,12 @@ func WriteCatalogMarkdown(w io.Writer, checks []Check) error {
 		}
 		for _, c := range rows {
 			fmt.Fprintf(b, "\n**%s**: %s\n", c.ID, c.Remediation)
+			if len(c.Thresholds) > 0 {
+				fmt.Fprintln(b)
+				for _, th := range c.Thresholds {
+					fmt.Fprintf(b, "- threshold `%s.%s` = %g %s: %s\n", c.ID, th.Metric, th.Default, th.Unit, th.Meaning)
+				}
+			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -70,7 +70,20 @@ type Check struct {
 	Remediation     string
 	RemediationKind RemediationKind
 	Refs            []string
+	// Thresholds are the limits the check judges measurements against;
+	// a policy file may override each as "<ID>.<metric>".
+	Thresholds []Threshold
 }
+
+// Threshold is one tunable limit of a check and its built-in default.
+type Threshold struct {
+	Metric  string
+	Default float64
+	Unit    string
+	Meaning string
+}
+
+var metricPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 var idPattern = regexp.MustCompile(`^(FUN|SEC|INF|REL|DEP|PRF)-[A-Z]+-\d{3}$`)
 
@@ -102,6 +115,13 @@ func (c Check) Validate() error {
 	}
 	if strings.ContainsAny(c.Title+c.Action, "\n") {
 		problems = append(problems, "title and action must be one line")
+	}
+	seen := map[string]bool{}
+	for _, th := range c.Thresholds {
+		if !metricPattern.MatchString(th.Metric) || seen[th.Metric] || th.Meaning == "" {
+			problems = append(problems, fmt.Sprintf("threshold %q: want a unique snake_case metric with a meaning", th.Metric))
+		}
+		seen[th.Metric] = true
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s: %s", c.ID, strings.Join(problems, "; "))

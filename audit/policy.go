@@ -46,12 +46,10 @@ func (w Waiver) ValidOn(now time.Time) bool {
 // DefaultPolicy is the built-in policy.
 func DefaultPolicy() Policy {
 	return Policy{
-		Version:         1,
-		PassThreshold:   90,
-		SeverityWeights: map[Severity]float64{Critical: 10, High: 5, Medium: 2, Low: 1},
-		Thresholds: map[string]float64{
-			"PRF-LAT-001.p95_ms": 200,
-		},
+		Version:          1,
+		PassThreshold:    90,
+		SeverityWeights:  map[Severity]float64{Critical: 10, High: 5, Medium: 2, Low: 1},
+		Thresholds:       map[string]float64{}, // overrides only: defaults live in the catalog
 		RequiredSignoffs: []string{"Technical Audit", "Security Review", "Infrastructure Validation", "Release Manager"},
 	}
 }
@@ -90,8 +88,17 @@ func (p Policy) Validate(catalog []Check) error {
 		}
 	}
 	known := map[string]bool{}
+	declared := map[string]bool{}
 	for _, c := range catalog {
 		known[c.ID] = true
+		for _, th := range c.Thresholds {
+			declared[c.ID+"."+th.Metric] = true
+		}
+	}
+	for key := range p.Thresholds {
+		if !declared[key] {
+			errs = append(errs, fmt.Errorf("thresholds: %q is not a threshold of the catalog (see docs/CHECKS.md)", key))
+		}
 	}
 	for i, w := range p.Waivers {
 		if !known[w.CheckID] {
@@ -126,10 +133,21 @@ func (p Policy) Threshold(id, metric string, def float64) float64 {
 	return def
 }
 
-// Threshold returns the threshold for one metric of this check from the
-// policy file named by AUDIT_POLICY (checks run in their own processes),
-// else the built-in policy, else def.
-func (c Check) Threshold(metric string, def float64) float64 {
+// Threshold returns the limit for one metric of this check: the policy
+// file's (AUDIT_POLICY; checks run in their own processes) if it names one,
+// else the catalog's default. A metric the catalog does not declare is a
+// programming error in the check and panics, so that an undocumented limit
+// cannot ship.
+func (c Check) Threshold(metric string) float64 {
+	def, ok := 0.0, false
+	for _, th := range c.Thresholds {
+		if th.Metric == metric {
+			def, ok = th.Default, true
+		}
+	}
+	if !ok {
+		panic(fmt.Sprintf("audit: check %s uses threshold %q, which audit/catalog.go does not declare", c.ID, metric))
+	}
 	p := DefaultPolicy()
 	if path := os.Getenv("AUDIT_POLICY"); path != "" {
 		if loaded, err := LoadPolicy(path, Catalog()); err == nil {

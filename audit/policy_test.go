@@ -46,6 +46,7 @@ func TestLoadPolicyErrors(t *testing.T) {
 		{"no approver", "version: 1\nwaivers: [{check: DEP-CFG-001, reason: r, expires: 2030-01-01}]\n", "reason and approver are required"},
 		{"bad date", "version: 1\nwaivers: [{check: DEP-CFG-001, reason: r, approver: a, expires: soon}]\n", "expires must be a date"},
 		{"threshold", "version: 1\npass_threshold: 101\n", "pass_threshold"},
+		{"unknown threshold", "version: 1\nthresholds: {PRF-LAT-001.p59_ms: 1}\n", "not a threshold of the catalog"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,4 +56,15 @@ func TestLoadPolicyErrors(t *testing.T) {
 	}
 	_, err := LoadPolicy(filepath.Join(t.TempDir(), "missing.yaml"), Catalog())
 	assert.ErrorContains(t, err, "no such file")
+}
+
+func TestCheckThresholdDefaultsOverridesAndUndeclared(t *testing.T) {
+	c, ok := Lookup("PRF-LAT-001")
+	require.True(t, ok)
+	t.Setenv("AUDIT_POLICY", "")
+	assert.Equal(t, 200.0, c.Threshold("p95_ms"), "the catalog's default")
+	t.Setenv("AUDIT_POLICY", writePolicy(t, "version: 1\nthresholds: {PRF-LAT-001.p95_ms: 75}\n"))
+	assert.Equal(t, 75.0, c.Threshold("p95_ms"), "the policy's override")
+	assert.PanicsWithValue(t, `audit: check PRF-LAT-001 uses threshold "p59_ms", which audit/catalog.go does not declare`,
+		func() { c.Threshold("p59_ms") })
 }

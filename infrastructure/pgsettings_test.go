@@ -33,7 +33,7 @@ func TestINF_PG_010_SupportedVersion(t *testing.T) {
 	check := audit.Begin(t, "INF-PG-010")
 	tgt := use(t)
 	tgt.Need(t, testutil.CapDatabase)
-	minMajor := int(check.Threshold("min_major", 14))
+	minMajor := int(check.Threshold("min_major"))
 	num, err := strconv.Atoi(setting(t, tgt, "server_version_num"))
 	require.NoError(t, err)
 	version := setting(t, tgt, "server_version")
@@ -92,7 +92,7 @@ func TestINF_PG_006_ConnectionLimitsFitPool(t *testing.T) {
 	tgt := use(t)
 	tgt.Need(t, testutil.CapDatabase)
 	tgt.Need(t, testutil.CapEnvFile)
-	replicas := int(check.Threshold("replicas", 3))
+	replicas := int(check.Threshold("replicas"))
 	pool, err := strconv.Atoi(tgt.Env.Get("DB_MAX_CONNS"))
 	if err != nil || pool <= 0 {
 		t.Errorf("DB_MAX_CONNS = %q: the application's pool size is not set, so its demand on PostgreSQL is unbounded or unknown", tgt.Env.Get("DB_MAX_CONNS"))
@@ -120,7 +120,7 @@ func TestINF_PG_007_Timeouts(t *testing.T) {
 	check := audit.Begin(t, "INF-PG-007")
 	tgt := use(t)
 	tgt.Need(t, testutil.CapDatabase)
-	maxStatement := time.Duration(check.Threshold("max_statement_timeout_s", 300)) * time.Second
+	maxStatement := time.Duration(check.Threshold("max_statement_timeout_s")) * time.Second
 	for _, name := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
 		raw := setting(t, tgt, name)
 		d, err := pgDuration(raw)

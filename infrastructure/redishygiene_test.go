@@ -78,7 +78,7 @@ func TestINF_RDS_006_KeyHygiene(t *testing.T) {
 	if tgt.AdminRedis != nil {
 		rdb = tgt.AdminRedis
 	}
-	maxTTL := check.Threshold("max_ttl_days", 30) * 24 * 3600
+	maxTTL := check.Threshold("max_ttl_days") * 24 * 3600
 	keys, err := scanKeys(ctx, rdb, 5000)
 	require.NoError(t, err, "SCAN")
 	require.NotEmpty(t, keys, "precondition: the flows above wrote Redis keys")

@@ -137,7 +137,7 @@ func TestREL_RES_006_PausedDependencyDoesNotHang(t *testing.T) {
 	check := audit.Begin(t, "REL-RES-006")
 	tgt := use(t)
 	ctx := t.Context()
-	maxWait := time.Duration(check.Threshold("max_response_s", 10)) * time.Second
+	maxWait := time.Duration(check.Threshold("max_response_s")) * time.Second
 	c := tgt.Client(t).WithTimeout(maxWait + 20*time.Second)
 	u, err := tgt.NewUser(ctx, c)
 	require.NoError(t, err)
@@ -280,7 +280,7 @@ func TestREL_RES_003_ProviderTimeoutEnforced(t *testing.T) {
 	tgt := use(t)
 	tgt.Need(t, testutil.CapEnvFile)
 	ctx := t.Context()
-	maxTimeout := time.Duration(check.Threshold("max_provider_timeout_s", 60)) * time.Second
+	maxTimeout := time.Duration(check.Threshold("max_provider_timeout_s")) * time.Second
 	timeout, err := time.ParseDuration(tgt.Env.Get("PROVIDER_TIMEOUT"))
 	switch {
 	case err != nil || timeout <= 0:
@@ -320,7 +320,7 @@ func TestREL_RES_004_RetriesBoundedFallbackWorks(t *testing.T) {
 	check := audit.Begin(t, "REL-RES-004")
 	tgt := use(t)
 	ctx := t.Context()
-	maxAttempts := int(check.Threshold("max_attempts_per_provider", 3))
+	maxAttempts := int(check.Threshold("max_attempts_per_provider"))
 	providerMode(t, tgt, providerstub.Mode{Provider: providerstub.OpenAI, Mode: providerstub.ModeFail, Status: http.StatusInternalServerError})
 	c := tgt.Client(t)
 	u, err := tgt.NewUser(ctx, c)

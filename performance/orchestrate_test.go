@@ -114,8 +114,8 @@ func limitPerMinute(tgt *testutil.Target) int {
 func TestPRF_LAT_002_OrchestrationOverhead(t *testing.T) {
 	check := audit.Begin(t, "PRF-LAT-002")
 	tgt := use(t)
-	maxP50 := check.Threshold("overhead_p50_ms", 50)
-	maxP95 := check.Threshold("overhead_p95_ms", 150)
+	maxP50 := check.Threshold("overhead_p50_ms")
+	maxP95 := check.Threshold("overhead_p95_ms")
 	plan, r := loadOrchestrate(t, tgt)
 	audit.Evidence(t, "POST %s at %d/s for %s, provider stub answering in %s: %s", tgt.Profile.Orchestrate.Path, plan.rate, plan.duration, providerDelay, r)
 	delay := ms(providerDelay)
@@ -142,8 +142,8 @@ func TestPRF_LAT_002_OrchestrationOverhead(t *testing.T) {
 func TestPRF_ERR_001_ErrorRateUnderLoad(t *testing.T) {
 	check := audit.Begin(t, "PRF-ERR-001")
 	tgt := use(t)
-	maxErrPct := check.Threshold("max_error_pct", 1)
-	minRatio := check.Threshold("min_rate_ratio", 0.9)
+	maxErrPct := check.Threshold("max_error_pct")
+	minRatio := check.Threshold("min_rate_ratio")
 	plan, r := loadOrchestrate(t, tgt)
 	errPct := (1 - r.success) * 100
 	audit.Metric(t, "error_pct", errPct, "%")
@@ -166,7 +166,7 @@ func TestPRF_CACHE_001_CacheEffect(t *testing.T) {
 	tgt := use(t)
 	tgt.Need(t, testutil.CapProvider)
 	ctx := t.Context()
-	maxRatio := check.Threshold("max_hit_to_miss_ratio", 0.5)
+	maxRatio := check.Threshold("max_hit_to_miss_ratio")
 	c := tgt.Client(t)
 	u, err := tgt.NewUser(ctx, c)
 	require.NoError(t, err)
@@ -280,8 +280,8 @@ func TestPRF_MEM_001_MemoryBoundedOverSoak(t *testing.T) {
 	base, err := tgt.BaseURL(ctx)
 	require.NoError(t, err)
 	guardTarget(t, tgt, base)
-	maxGrowth := check.Threshold("max_growth_mib", 32)
-	soak := time.Duration(check.Threshold("soak_s", 15)) * time.Second
+	maxGrowth := check.Threshold("max_growth_mib")
+	soak := time.Duration(check.Threshold("soak_s")) * time.Second
 	app, err := tgt.Container(testutil.ServiceOrchestrator)
 	require.NoError(t, err)
 	c := tgt.Client(t)

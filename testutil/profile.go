@@ -95,11 +95,20 @@ type Orchestrate struct {
 	Model         string `yaml:"model"`
 	FallbackModel string `yaml:"fallback_model"`
 	AnswerField   string `yaml:"answer_field"`
+	// Optional: the models route, and the request field that continues a
+	// stored conversation (checks that need them are not evaluated without).
+	ModelsPath        string `yaml:"models_path"`
+	ConversationField string `yaml:"conversation_field"`
 }
 
 // Conversations is the stored-conversation resource.
 type Conversations struct {
 	Path string `yaml:"path"`
+	// Optional list and pagination shape.
+	ListField     string `yaml:"list_field"`     // the array in a list answer
+	MessagesField string `yaml:"messages_field"` // the array of messages in one conversation
+	LimitParam    string `yaml:"limit_param"`
+	OffsetParam   string `yaml:"offset_param"`
 }
 
 // Route is one method and path; {id} stands for an object id.
