@@ -122,6 +122,7 @@ func TestPRF_LAT_002_OrchestrationOverhead(t *testing.T) {
 	audit.Metric(t, "p50_ms", ms(r.p50), "ms")
 	audit.Metric(t, "p95_ms", ms(r.p95), "ms")
 	audit.Metric(t, "p99_ms", ms(r.p99), "ms")
+	audit.Metric(t, "achieved_rps", r.achievedRate, "req/s")
 	audit.Metric(t, "provider_delay_ms", delay, "ms")
 	audit.Metric(t, "overhead_p50_ms", ms(r.p50)-delay, "ms")
 	audit.Metric(t, "overhead_p95_ms", ms(r.p95)-delay, "ms")

@@ -266,18 +266,85 @@ func fillResult(r *CheckResult, tr *TestResult) {
 // the framework's own lines, stripped of the file:line prefix.
 func messageLines(lines []string) []string {
 	var out []string
-	for _, l := range lines {
-		t := strings.TrimSpace(l)
+	for i := 0; i < len(lines); i++ {
+		t := strings.TrimSpace(lines[i])
 		switch {
 		case t == "", strings.HasPrefix(t, "=== "), strings.HasPrefix(t, "--- "):
 			continue
 		}
-		if i := strings.Index(t, ": "); i > 0 && strings.Contains(t[:i], ".go:") && !strings.Contains(t[:i], " ") {
-			t = t[i+2:]
+		if i+1 < len(lines) && isBareFileLine(t) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "Error Trace:") {
+			msg, next := foldTestify(lines[i+1:])
+			out = append(out, msg)
+			i += next
+			continue
+		}
+		if isFileMessage(t) {
+			t = t[strings.Index(t, ": ")+2:]
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// isBareFileLine reports a "name_test.go:42:" line with nothing after it:
+// how testify's assertions open their report.
+func isBareFileLine(t string) bool {
+	return strings.HasSuffix(t, ":") && strings.Contains(t, ".go:") && !strings.Contains(t, " ")
+}
+
+// isFileMessage reports a "name_test.go:42: message" line: t.Errorf's.
+func isFileMessage(t string) bool {
+	j := strings.Index(t, ": ")
+	return j > 0 && strings.Contains(t[:j], ".go:") && !strings.Contains(t[:j], " ")
+}
+
+// testifyLabels are the fields of a testify failure report.
+var testifyLabels = []string{"Error Trace:", "Error:", "Test:", "Messages:"}
+
+// foldTestify turns testify's multi-line failure report (Error Trace,
+// Error, Test, Messages) into one finding: the check's own message first,
+// then what testify compared, without the trace and the diff. It returns
+// the finding and how many lines it consumed.
+func foldTestify(lines []string) (string, int) {
+	fields := map[string][]string{}
+	label := ""
+	n := 0
+	for ; n < len(lines); n++ {
+		t := strings.TrimSpace(lines[n])
+		if strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- ") ||
+			isBareFileLine(t) || isFileMessage(t) {
+			break
+		}
+		matched := false
+		for _, l := range testifyLabels {
+			if strings.HasPrefix(t, l) {
+				label, t, matched = l, strings.TrimSpace(strings.TrimPrefix(t, l)), true
+				break
+			}
+		}
+		if !matched && label == "" {
+			break
+		}
+		if t != "" {
+			fields[label] = append(fields[label], t)
+		}
+	}
+	var compared []string
+	for _, l := range fields["Error:"] {
+		if strings.HasPrefix(l, "Diff:") {
+			break // the diff repeats expected and actual, at length
+		}
+		compared = append(compared, l)
+	}
+	what := strings.Join(compared, " ")
+	msg := strings.Join(fields["Messages:"], " ")
+	switch {
+	case msg == "":
+		return what, n
+	case what == "":
+		return msg, n
+	}
+	return msg + " (" + what + ")", n
 }
 
 func parseMetric(v string) (Metric, bool) {

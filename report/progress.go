@@ -18,12 +18,12 @@ type Progress struct {
 	Raw io.Writer
 	Out io.Writer
 
-	mu       sync.Mutex
-	buf      []byte
-	ids      map[string]string   // package/test -> check ID
-	findings map[string][]string // package/test -> messages
-	done     int
-	failed   int
+	mu     sync.Mutex
+	buf    []byte
+	ids    map[string]string   // package/test -> check ID
+	output map[string][]string // package/test -> raw output lines so far
+	done   int
+	failed int
 }
 
 // Write implements io.Writer.
@@ -60,7 +60,7 @@ func (p *Progress) line(b []byte) {
 		return
 	}
 	if p.ids == nil {
-		p.ids, p.findings = map[string]string{}, map[string][]string{}
+		p.ids, p.output = map[string]string{}, map[string][]string{}
 	}
 	short := e.Package[strings.LastIndex(e.Package, "/")+1:]
 	if e.Test == "" {
@@ -84,9 +84,7 @@ func (p *Progress) line(b []byte) {
 			p.ids[key] = e.Value
 		}
 	case "output":
-		if msgs := messageLines([]string{e.Output}); len(msgs) > 0 {
-			p.findings[key] = append(p.findings[key], msgs...)
-		}
+		p.output[key] = append(p.output[key], e.Output)
 	case "pass", "fail", "skip":
 		id := p.ids[key]
 		if id == "" {
@@ -95,14 +93,17 @@ func (p *Progress) line(b []byte) {
 		p.done++
 		mark := map[string]string{"pass": "ok  ", "fail": "FAIL", "skip": "skip"}[e.Action]
 		line := fmt.Sprintf("   %s %-12s %.2fs", mark, id, e.Elapsed)
-		if e.Action != "pass" && len(p.findings[key]) > 0 {
-			line += "  " + Redact(truncate(p.findings[key][0], 140))
+		if e.Action != "pass" {
+			// Whole output at once: a testify failure spans several lines.
+			if msgs := messageLines(p.output[key]); len(msgs) > 0 {
+				line += "  " + Redact(truncate(msgs[0], 140))
+			}
 		}
 		if e.Action == "fail" {
 			p.failed++
 		}
 		fmt.Fprintln(p.Out, line)
-		delete(p.findings, key)
+		delete(p.output, key)
 		delete(p.ids, key)
 	}
 }
