@@ -44,8 +44,8 @@ func refusal(t *testing.T, tgt *testutil.Target, what, key string, edit func(map
 	if !strings.Contains(o.Logs, key) {
 		t.Errorf("with %s the service's output does not name %s: the operator has to guess what is wrong; output: %s", what, key, last)
 	}
-	if strings.Contains(o.Logs, "[REDACTED]") {
-		t.Errorf("with %s the service's output holds a secret of the configuration", what)
+	if o.LeakedSecrets > 0 {
+		t.Errorf("with %s the service's output holds %d secret(s) of the configuration", what, o.LeakedSecrets)
 	}
 }
 

@@ -3,7 +3,6 @@ package security
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -74,11 +73,9 @@ func TestSEC_INJ_004_SecretsNotInResponses(t *testing.T) {
 		res, err := c.Post(t.Context(), tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", prompt+" "+u.Email))
 		require.NoError(t, err)
 		body := string(res.Body) + headerText(res.Header)
-		for _, s := range secrets {
-			if containsSecret(body, s) {
-				t.Errorf("POST %s (%d chars of prompt): the answer contains a secret of the audited configuration (%d chars)",
-					tgt.Profile.Orchestrate.Path, len(prompt), len(s))
-			}
+		for _, s := range testutil.SecretsIn(body, secrets) {
+			t.Errorf("POST %s (%d chars of prompt): the answer contains a secret of the audited configuration (%d chars)",
+				tgt.Profile.Orchestrate.Path, len(prompt), len(s))
 		}
 	}
 }
@@ -107,23 +104,13 @@ func TestSEC_SECRET_001_NoSecretsInLogs(t *testing.T) {
 	require.NoError(t, err)
 	logs, err := app.Logs(t.Context(), 0)
 	require.NoError(t, err)
-	audit.Evidence(t, "scanned %d bytes of orchestrator logs for %d secret values", len(logs), len(tgt.Secrets()))
-	for _, s := range tgt.Secrets() {
-		if containsSecret(logs, s) {
-			t.Errorf("the orchestrator's logs contain a secret value (%d chars, starting %q)", len(s), s[:min(3, len(s))])
-		}
+	secrets := tgt.Secrets()
+	audit.Evidence(t, "scanned %d bytes of orchestrator logs for %d secret values (%d well-known defaults not searched: their use is a configuration finding)",
+		len(logs), len(secrets), testutil.WellKnownCount(secrets))
+	for _, s := range testutil.SecretsIn(logs, secrets) {
+		t.Errorf("the orchestrator's logs contain a secret value (%d chars, starting %q)", len(s), s[:min(3, len(s))])
 	}
 	if strings.Contains(strings.ToLower(logs), "authorization: bearer") {
 		t.Errorf("the orchestrator's logs contain an Authorization header")
 	}
-}
-
-// containsSecret reports whether text holds the secret value. Short
-// secrets (weak ones are often plain words such as "secret") must stand as
-// a word of their own, or every log key named jwt_secret would match.
-func containsSecret(text, secret string) bool {
-	if len(secret) >= 12 {
-		return strings.Contains(text, secret)
-	}
-	return regexp.MustCompile(`\b` + regexp.QuoteMeta(secret) + `\b`).MatchString(text)
 }

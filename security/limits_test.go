@@ -280,10 +280,8 @@ func TestSEC_AUTHZ_004_NoSensitivePropertiesInResponses(t *testing.T) {
 		if m := sensitiveValue.Find(r.Body); m != nil {
 			t.Errorf("%s %s answers a sensitive property (%s...); %s", r.Request.Method, r.Request.Path, excerptString(string(m), 12), r)
 		}
-		for _, s := range secrets {
-			if containsSecret(string(r.Body), s) {
-				t.Errorf("%s %s answers a secret of the audited configuration (%d chars)", r.Request.Method, r.Request.Path, len(s))
-			}
+		for _, s := range testutil.SecretsIn(string(r.Body), secrets) {
+			t.Errorf("%s %s answers a secret of the audited configuration (%d chars)", r.Request.Method, r.Request.Path, len(s))
 		}
 	}
 	audit.Evidence(t, "%d responses (own objects, profile, models, admin lists, register) scanned for hashes, password fields, DSNs and %d configured secrets",

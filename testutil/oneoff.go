@@ -26,8 +26,11 @@ type OneOff struct {
 	Exited   bool
 	ExitCode int64
 	Ready    bool
-	// Logs is what the process printed until the observation ended.
-	Logs string
+	// Logs is what the process printed until the observation ended, with
+	// secrets redacted; LeakedSecrets counts the audited configuration's
+	// secrets that the raw output held (see SecretsIn).
+	Logs          string
+	LeakedSecrets int
 }
 
 // StartOneOff starts the one-off with the audited environment changed by
@@ -80,6 +83,7 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 	o.observe(ctx, t.Profile.Health.Readiness, wait)
 	logs, err := o.Container.Logs(context.Background(), 0)
 	o.Logs = t.Redact(logs)
+	o.LeakedSecrets = len(SecretsIn(logs, t.Env.Secrets()))
 	if err != nil {
 		return o, err
 	}

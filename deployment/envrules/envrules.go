@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mvpaudit/mvpaudit/testutil/envfile"
 )
 
 // Bool parses a boolean the way the orchestrator does (strconv.ParseBool):
@@ -20,19 +22,8 @@ func Bool(value string) (bool, error) {
 	return b, nil
 }
 
-// weakSecrets are well-known default or example values, lower-cased.
-var weakSecrets = map[string]bool{
-	"secret": true, "changeme": true, "change-me": true, "change-me-in-production": true,
-	"changeit": true, "password": true, "passw0rd": true, "admin": true, "root": true,
-	"postgres": true, "redis": true, "foobared": true, "default": true, "test": true,
-	"your-256-bit-secret": true, "your_jwt_secret": true, "jwt_secret": true, "jwtsecret": true,
-	"supersecret": true, "super-secret": true, "mysecret": true, "secretkey": true,
-	"secret_key": true, "s3cr3t": true, "123456": true, "12345678": true, "qwerty": true,
-	"letmein": true, "ultra": true, "development": true, "dev": true, "example": true,
-}
-
 // IsWeakSecret reports whether v is a well-known default value.
-func IsWeakSecret(v string) bool { return weakSecrets[strings.ToLower(strings.TrimSpace(v))] }
+func IsWeakSecret(v string) bool { return envfile.IsWellKnownSecret(v) }
 
 // placeholder matches values that were never filled in.
 var placeholder = regexp.MustCompile(`(?i)(changeme|change-me|replace[-_ ]?me|your[-_]|xxx+|todo|fixme|dummy|placeholder|<[^>]+>|\$\{[^}]+\}|example\.com)`)

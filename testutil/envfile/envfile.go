@@ -196,3 +196,19 @@ func (f File) Secrets() []string {
 	}
 	return out
 }
+
+// wellKnownSecrets are default and example values of passwords and signing
+// keys, lower-cased: a configuration using one is weak, and finding one in
+// a log or an answer reveals nothing an attacker did not already know.
+var wellKnownSecrets = map[string]bool{
+	"secret": true, "changeme": true, "change-me": true, "change-me-in-production": true,
+	"changeit": true, "password": true, "passw0rd": true, "admin": true, "root": true,
+	"postgres": true, "redis": true, "foobared": true, "default": true, "test": true,
+	"your-256-bit-secret": true, "your_jwt_secret": true, "jwt_secret": true, "jwtsecret": true,
+	"supersecret": true, "super-secret": true, "mysecret": true, "secretkey": true,
+	"secret_key": true, "s3cr3t": true, "123456": true, "12345678": true, "qwerty": true,
+	"letmein": true, "ultra": true, "development": true, "dev": true, "example": true,
+}
+
+// IsWellKnownSecret reports whether v is a well-known default value.
+func IsWellKnownSecret(v string) bool { return wellKnownSecrets[strings.ToLower(strings.TrimSpace(v))] }
