@@ -56,4 +56,4 @@ clean:
 	rm -rf .build reports
 
 clean-images:
-	-docker image rm mvpaudit/orchestrator:dev mvpaudit/providerstub:dev mvpaudit/postgres:15 mvpaudit/redis:7 testcontainers/ryuk:0.14.0
+	-docker image rm mvpaudit/orchestrator:dev mvpaudit/orchestrator:defects mvpaudit/providerstub:dev mvpaudit/postgres:15 mvpaudit/redis:7 testcontainers/ryuk:0.14.0

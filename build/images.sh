@@ -14,6 +14,9 @@ cd "$root"
 : "${AUDIT_REDIS_IMAGE:=mvpaudit/redis:7}"
 : "${AUDIT_ORCHESTRATOR_IMAGE:=mvpaudit/orchestrator:dev}"
 : "${AUDIT_PROVIDERSTUB_IMAGE:=mvpaudit/providerstub:dev}"
+# The orchestrator with its defect switches compiled in (build tag
+# "defects"), for the self-test only; the default image has none.
+: "${AUDIT_ORCHESTRATOR_DEFECTS_IMAGE:=mvpaudit/orchestrator:defects}"
 # testcontainers-go starts its reaper from this exact name; ours speaks the
 # same protocol (reaper/), so a local tag is all it takes.
 : "${AUDIT_REAPER_IMAGE:=testcontainers/ryuk:0.14.0}"
@@ -123,13 +126,14 @@ ensure_service() {
 	esac
 }
 
-# ensure_go_image IMAGE NAME PKG: builds the static binary and its image.
+# ensure_go_image IMAGE NAME PKG [TAGS]: builds the static binary (with the
+# build tags, if any) and its image.
 ensure_go_image() {
-	local image="$1" name="$2" pkg="$3"
-	local ctx="$work/ctx/$name"
+	local image="$1" name="$2" pkg="$3" tags="${4:-}"
+	local ctx="$work/ctx/$name${tags:+-$tags}"
 	mkdir -p "$ctx"
 	cp "build/images/$name/Dockerfile" "$ctx/Dockerfile"
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$ctx/$name" "$pkg"
+	CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$ctx/$name" "$pkg"
 	build "$image" "$ctx" --build-arg "VERSION=$version" --build-arg "REVISION=$revision"
 }
 
@@ -142,10 +146,11 @@ revision="$(git rev-parse --verify -q HEAD 2> /dev/null || echo unknown)"
 build_time="$(git log -1 --format=%cI 2> /dev/null || echo unknown)"
 ldflags="-X $BUILDINFO_PKG.Version=$version -X $BUILDINFO_PKG.Commit=$revision -X $BUILDINFO_PKG.BuildTime=$build_time"
 
-# Arguments pick images (base postgres redis orchestrator providerstub reaper);
+# Arguments pick images (base postgres redis orchestrator orchestrator-defects
+# providerstub reaper);
 # none means all of them.
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(base postgres redis orchestrator providerstub reaper)
+[ ${#targets[@]} -gt 0 ] || targets=(base postgres redis orchestrator orchestrator-defects providerstub reaper)
 ensure_base
 for t in "${targets[@]}"; do
 	case "$t" in
@@ -153,8 +158,9 @@ for t in "${targets[@]}"; do
 		postgres) ensure_service "$AUDIT_POSTGRES_IMAGE" build/images/postgres ;;
 		redis) ensure_service "$AUDIT_REDIS_IMAGE" build/images/redis ;;
 		orchestrator) ensure_go_image "$AUDIT_ORCHESTRATOR_IMAGE" orchestrator ./orchestrator/cmd/orchestrator ;;
+		orchestrator-defects) ensure_go_image "$AUDIT_ORCHESTRATOR_DEFECTS_IMAGE" orchestrator ./orchestrator/cmd/orchestrator defects ;;
 		providerstub) ensure_go_image "$AUDIT_PROVIDERSTUB_IMAGE" providerstub ./providerstub/cmd/providerstub ;;
 		reaper) ensure_go_image "$AUDIT_REAPER_IMAGE" reaper ./reaper/cmd/reaper ;;
-		*) die "unknown image $t (want base, postgres, redis, orchestrator, providerstub or reaper)" ;;
+		*) die "unknown image $t (want base, postgres, redis, orchestrator, orchestrator-defects, providerstub or reaper)" ;;
 	esac
 done

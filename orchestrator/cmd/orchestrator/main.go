@@ -25,6 +25,7 @@ import (
 
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/buildinfo"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/config"
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/provider"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/server"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/store"
@@ -37,6 +38,10 @@ func main() {
 	cfg, warnings, err := config.Load(os.Getenv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "orchestrator: config: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		os.Exit(2)
+	}
+	if err := defect.Load(os.Getenv(defect.EnvKey)); err != nil {
+		fmt.Fprintf(os.Stderr, "orchestrator: config: %v\n", err)
 		os.Exit(2)
 	}
 	log := newLogger(cfg.LogLevel)
@@ -62,6 +67,9 @@ func run(cfg config.Config, log *slog.Logger) error {
 		"http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr, "enable_auth", cfg.EnableAuth, "use_mock", cfg.UseMock,
 		"jwt_secret", setOrEmpty(cfg.JWTSecret), "openai_api_key", setOrEmpty(cfg.OpenAIAPIKey),
 		"anthropic_api_key", setOrEmpty(cfg.AnthropicAPIKey), "rate_limit_per_minute", cfg.RateLimitPerMinute)
+	if defect.On(defect.SecretsLogged) {
+		log.Info("configuration", "database_url", cfg.DatabaseURL, "redis_url", cfg.RedisURL, "jwt_secret", cfg.JWTSecret)
+	}
 
 	pool, err := connectDB(ctx, cfg, log)
 	if err != nil {
@@ -125,6 +133,11 @@ func run(cfg config.Config, log *slog.Logger) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if defect.On(defect.NoGracefulDrain) {
+		log.Info("shutting down now")
+		_ = public.Close() // in-flight requests are cut
+		return nil
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	srv.Drain()

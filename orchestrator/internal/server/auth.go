@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/store"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/token"
 )
@@ -31,6 +32,7 @@ func dummyPasswordHash() []byte {
 type credentials struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	Role     string `json:"role"` // read only by the role-from-body defect
 }
 
 func (c *credentials) normalise() { c.Email = strings.ToLower(strings.TrimSpace(c.Email)) }
@@ -62,6 +64,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.dependencyDown(w, r, "postgres", err)
 		return
+	}
+	if defect.On(defect.RoleFromBody) && in.Role != "" {
+		if err := s.deps.Store.SetRole(r.Context(), u.ID, in.Role); err == nil {
+			u.Role = in.Role
+		}
 	}
 	writeJSON(w, http.StatusCreated, u)
 }
@@ -185,6 +192,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	u := r.Context().Value(ctxUser).(store.User)
+	if defect.On(defect.LogoutNotRevoking) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if claims, ok := ctx.Value(ctxClaims).(token.Claims); ok {
 		ttl := time.Until(claims.ExpiresAt.Time) + time.Minute
 		if err := s.deps.KV.Set(ctx, "revoked:"+claims.ID, "1", ttl); err != nil {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/buildinfo"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/config"
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/provider"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/store"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/token"
@@ -30,6 +32,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	CreateUser(ctx context.Context, email, passwordHash string) (store.User, error)
 	UserByEmail(ctx context.Context, email string) (store.User, error)
+	SetRole(ctx context.Context, id, role string) error
 	UserByID(ctx context.Context, id string) (store.User, error)
 	Users(ctx context.Context, limit int) ([]store.User, error)
 	Stats(ctx context.Context) (users, conversations, messages int64, err error)
@@ -122,6 +125,9 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/v1/conversations/{id}", s.auth(s.deleteConversation))
 	m.HandleFunc("GET /api/v1/admin/users", s.auth(s.admin(s.adminUsers)))
 	m.HandleFunc("GET /api/v1/admin/stats", s.auth(s.admin(s.adminStats)))
+	if h := defect.Pprof(); h != nil && defect.On(defect.PprofPublic) {
+		m.Handle("/debug/pprof/", h)
+	}
 	s.mux = m
 }
 
@@ -217,6 +223,12 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
+		if defect.On(defect.CORSEchoOrigin) && origin != "" {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+			next.ServeHTTP(w, r)
+			return
+		}
 		if origin == "" || (!allowed[origin] && !wildcard) {
 			next.ServeHTTP(w, r)
 			return
@@ -305,6 +317,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if info.userID != "" {
 			attrs = append(attrs, "user_id", info.userID)
 		}
+		if defect.On(defect.SecretsLogged) {
+			attrs = append(attrs, "authorization", r.Header.Get("Authorization"))
+		}
 		s.deps.Log.Info("request", attrs...)
 	})
 }
@@ -335,7 +350,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any, strict bool) bool {
 			writeError(w, r, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large")
 			return false
 		}
-		writeError(w, r, http.StatusBadRequest, "invalid_request", "request body is not valid JSON for this route")
+		msg := "request body is not valid JSON for this route"
+		if defect.On(defect.StackTraces) {
+			msg = err.Error() + "\n" + string(debug.Stack())
+		}
+		writeError(w, r, http.StatusBadRequest, "invalid_request", msg)
 		return false
 	}
 	return true
@@ -356,8 +375,10 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 			ok = false
 		}
 	}
-	ping("postgres", s.deps.Store.Ping)
-	ping("redis", s.deps.KV.Ping)
+	if !defect.On(defect.ReadyIgnoresDeps) {
+		ping("postgres", s.deps.Store.Ping)
+		ping("redis", s.deps.KV.Ping)
+	}
 	if s.draining.Load() {
 		ok = false
 		checks["server"] = "draining"

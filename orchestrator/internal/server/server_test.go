@@ -63,6 +63,18 @@ func (m *memStore) UserByEmail(_ context.Context, email string) (store.User, err
 	}
 	return store.User{}, store.ErrNotFound
 }
+func (m *memStore) SetRole(_ context.Context, id, role string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, u := range m.users {
+		if u.ID == id {
+			u.Role = role
+			m.users[i] = u
+			return nil
+		}
+	}
+	return store.ErrNotFound
+}
 func (m *memStore) UserByID(_ context.Context, id string) (store.User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,6 +1,7 @@
 // Package store keeps users, conversations and refresh tokens in
 // PostgreSQL through pgx, with embedded migrations applied at start under
-// an advisory lock. Every query is parameterised.
+// an advisory lock. Every query is parameterised (outside the defect build's
+// sql-concat switch).
 package store
 
 import (
@@ -17,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 )
 
 //go:embed migrations/*.sql
@@ -150,7 +153,24 @@ func (s *Store) UpsertUser(ctx context.Context, id, email, role string) error {
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	if defect.On(defect.SQLConcat) {
+		var u User
+		err := s.pool.QueryRow(ctx, "SELECT id::text, email, role, created_at, password_hash FROM users WHERE email = '"+email+"'").
+			Scan(&u.ID, &u.Email, &u.Role, &u.CreatedAt, &u.PasswordHash)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return User{}, ErrNotFound
+		}
+		return u, err
+	}
 	return s.oneUser(ctx, "SELECT id::text, email, role, created_at, password_hash FROM users WHERE email = $1", email)
+}
+
+// SetRole changes a user's role (only the role-from-body defect calls it).
+func (s *Store) SetRole(ctx context.Context, id, role string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, "UPDATE users SET role = $2 WHERE id = $1", id, role)
+	return err
 }
 
 // UserByID finds a user.
@@ -232,7 +252,7 @@ func (s *Store) ConsumeRefreshToken(ctx context.Context, hash string) (userID, f
 			return err
 		}
 		switch {
-		case usedAt != nil:
+		case usedAt != nil && !defect.On(defect.RefreshReusable):
 			outcome = RefreshReused
 			_, err = tx.Exec(ctx, "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL", familyID)
 			return err
@@ -310,8 +330,12 @@ func (s *Store) Conversation(ctx context.Context, userID, id string) (Conversati
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var c Conversation
+	owner := "user_id = $2"
+	if defect.On(defect.NoObjectAuthz) {
+		owner = "$2::text IS NOT NULL" // any user's conversation
+	}
 	err := s.pool.QueryRow(ctx, `SELECT id::text, title, created_at, updated_at FROM conversations
-		WHERE id = $1 AND user_id = $2`, id, userID).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
+		WHERE id = $1 AND `+owner, id, userID).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Conversation{}, ErrNotFound
 	}
@@ -337,7 +361,11 @@ func (s *Store) Conversation(ctx context.Context, userID, id string) (Conversati
 func (s *Store) DeleteConversation(ctx context.Context, userID, id string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, "DELETE FROM conversations WHERE id = $1 AND user_id = $2", id, userID)
+	owner := "user_id = $2"
+	if defect.On(defect.NoObjectAuthz) {
+		owner = "$2::text IS NOT NULL"
+	}
+	tag, err := s.pool.Exec(ctx, "DELETE FROM conversations WHERE id = $1 AND "+owner, id, userID)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 )
 
 // Claims of an access token.
@@ -73,15 +75,29 @@ var ErrInvalid = errors.New("invalid token")
 // headers are ignored), exp (required), nbf, iat, iss, aud and token_use.
 func (i *Issuer) Verify(raw string) (Claims, error) {
 	var c Claims
-	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return i.secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
+	key := func(*jwt.Token) (any, error) { return i.secret, nil }
+	opts := []jwt.ParserOption{
 		jwt.WithIssuedAt(),
 		jwt.WithIssuer(i.issuer),
 		jwt.WithAudience(i.audience),
-		jwt.WithLeeway(30*time.Second),
+		jwt.WithLeeway(30 * time.Second),
 		jwt.WithTimeFunc(i.now),
-	)
+	}
+	if defect.On(defect.JWTAlgNotPinned) {
+		// Whatever the header says: "none" gets the unsafe key that lets it through.
+		key = func(t *jwt.Token) (any, error) {
+			if t.Method == jwt.SigningMethodNone {
+				return jwt.UnsafeAllowNoneSignatureType, nil
+			}
+			return i.secret, nil
+		}
+	} else {
+		opts = append(opts, jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}))
+	}
+	if !defect.On(defect.ExpNotRequired) {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
+	_, err := jwt.ParseWithClaims(raw, &c, key, opts...)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}

@@ -1,0 +1,63 @@
+// Package defect holds the switches of the orchestrator's defect build:
+// realistic vulnerabilities and operational faults, one per switch, that
+// the audit's self-test plants to prove each is caught.
+//
+// The switches exist only in a binary built with the build tag "defects"
+// (image mvpaudit/orchestrator:defects). In the default build On is a
+// constant false that the compiler folds away, and a set
+// ORCHESTRATOR_DEFECTS makes the service refuse to start, so that a
+// production image cannot be talked into a defect by its environment.
+package defect
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Name is one planted defect.
+type Name string
+
+// The defects. Each comment says what the build does wrong.
+const (
+	JWTAlgNotPinned   Name = "jwt-alg-not-pinned"  // verifies any alg, "none" included
+	ExpNotRequired    Name = "exp-not-required"    // tokens without exp never expire
+	LogoutNotRevoking Name = "logout-not-revoking" // logout answers 204 and revokes nothing
+	RefreshReusable   Name = "refresh-reusable"    // a used refresh token works again
+	NoObjectAuthz     Name = "no-object-authz"     // conversations are looked up by id only
+	RoleFromBody      Name = "role-from-body"      // register takes "role" from the body
+	SQLConcat         Name = "sql-concat"          // the login query is built by concatenation
+	StackTraces       Name = "stack-traces"        // error bodies carry the error and a stack trace
+	CORSEchoOrigin    Name = "cors-echo-origin"    // any Origin is echoed with credentials
+	PprofPublic       Name = "pprof-public"        // net/http/pprof on the public port
+	RateLimiterOff    Name = "rate-limiter-off"    // orchestrate is never rate limited
+	SecretsLogged     Name = "secrets-logged"      // the configuration and bearer tokens are logged
+	NoGracefulDrain   Name = "no-graceful-drain"   // SIGTERM closes connections at once
+	ReadyIgnoresDeps  Name = "ready-ignores-deps"  // /ready answers 200 whatever the dependencies
+)
+
+// All lists every defect the build knows, in a stable order.
+var All = []Name{
+	JWTAlgNotPinned, ExpNotRequired, LogoutNotRevoking, RefreshReusable, NoObjectAuthz, RoleFromBody,
+	SQLConcat, StackTraces, CORSEchoOrigin, PprofPublic, RateLimiterOff, SecretsLogged, NoGracefulDrain,
+	ReadyIgnoresDeps,
+}
+
+// EnvKey is the setting that names the defects to switch on (comma-separated).
+const EnvKey = "ORCHESTRATOR_DEFECTS"
+
+// parse splits and validates a comma-separated list of defect names.
+func parse(list string) ([]Name, error) {
+	var out []Name
+	for _, f := range strings.Split(list, ",") {
+		n := Name(strings.TrimSpace(f))
+		if n == "" {
+			continue
+		}
+		if !slices.Contains(All, n) {
+			return nil, fmt.Errorf("%s: unknown defect %q", EnvKey, n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
