@@ -49,8 +49,8 @@ func Catalog() []Check {
 		{
 			ID: "FUN-AUTH-003", Section: Functionality, Severity: High,
 			Title:           "Refresh and logout round trip",
-			Action:          "Make refresh issue working tokens and logout succeed",
-			Remediation:     "A refresh must answer a new access token that works on protected routes, and logout must answer 200 or 204.",
+			Action:          "Make refresh issue working tokens and logout end the session",
+			Remediation:     "A refresh must answer a new access token that works on protected routes; logout must answer 200 or 204, after which neither the session's access token nor its refresh token works.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP ASVS 3.3.1"},
 		},

@@ -82,8 +82,8 @@ func TestFUN_AUTH_003_RefreshAndLogout(t *testing.T) {
 	if res.Status != http.StatusOK {
 		t.Fatalf("POST %s: status = %d, want 200; %s", p.Refresh.Path, res.Status, res)
 	}
-	access := res.Field(p.Login.AccessTokenField)
-	tgt.AddSecret(access, res.Field(p.Login.RefreshTokenField))
+	access, refresh := res.Field(p.Login.AccessTokenField), res.Field(p.Login.RefreshTokenField)
+	tgt.AddSecret(access, refresh)
 	if access == "" || access == u.AccessToken {
 		t.Errorf("POST %s: no new access token in the answer", p.Refresh.Path)
 	}
@@ -92,10 +92,21 @@ func TestFUN_AUTH_003_RefreshAndLogout(t *testing.T) {
 	if res.Status != http.StatusOK {
 		t.Errorf("GET %s with the refreshed token: status = %d, want 200", p.Me, res.Status)
 	}
-	res, err = c.Post(t.Context(), p.Logout.Path, access, nil)
+	res, err = c.Post(t.Context(), p.Logout.Path, access, map[string]string{p.Logout.RefreshTokenField: refresh})
 	require.NoError(t, err)
 	if res.Status != http.StatusOK && res.Status != http.StatusNoContent {
-		t.Errorf("POST %s: status = %d, want 200 or 204", p.Logout.Path, res.Status)
+		t.Fatalf("POST %s: status = %d, want 200 or 204", p.Logout.Path, res.Status)
+	}
+	// Logging out ends the session: neither of its tokens works any more.
+	res, err = c.Get(t.Context(), p.Me, access)
+	require.NoError(t, err)
+	if res.Status != http.StatusUnauthorized {
+		t.Errorf("GET %s with the access token after logout: status = %d, want 401 (logout did not end the session)", p.Me, res.Status)
+	}
+	res, err = c.Post(t.Context(), p.Refresh.Path, "", map[string]string{p.Refresh.RefreshTokenField: refresh})
+	require.NoError(t, err)
+	if res.Status != http.StatusUnauthorized {
+		t.Errorf("POST %s with the refresh token after logout: status = %d, want 401 (logout did not end the session)", p.Refresh.Path, res.Status)
 	}
 }
 

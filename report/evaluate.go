@@ -140,6 +140,7 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 	if run.Truncated {
 		d.Causes = append(d.Causes, "the test stream ends in the middle of a line (truncated)")
 	}
+	d.Causes = append(d.Causes, run.Problems...)
 
 	for _, c := range catalog {
 		r := CheckResult{Check: c}
@@ -156,6 +157,23 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 			}
 		}
 		d.Checks = append(d.Checks, r)
+	}
+	// A check absent from the stream is evidence nobody saw, whatever its
+	// severity: a medium one must not slip out unnoticed under the score.
+	var missing []string
+	for _, c := range d.Checks {
+		if c.Status == audit.Missing {
+			missing = append(missing, c.ID)
+		}
+	}
+	if len(missing) > 0 {
+		shown := missing[:min(len(missing), 8)]
+		more := ""
+		if len(missing) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+		}
+		d.Causes = append(d.Causes, fmt.Sprintf("%d check(s) of the catalog are absent from the test stream: %s%s",
+			len(missing), strings.Join(shown, ", "), more))
 	}
 	sort.SliceStable(d.Checks, func(i, j int) bool {
 		a, b := d.Checks[i], d.Checks[j]

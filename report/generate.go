@@ -38,6 +38,7 @@ func Generate(streams []io.Reader, o Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	run.Problems = append(run.Problems, o.Info.Problems...)
 	if o.Catalog == nil {
 		o.Catalog = audit.Catalog()
 	}

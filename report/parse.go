@@ -72,8 +72,11 @@ type Run struct {
 	NonJSON int
 	// Truncated is set when a stream ended in the middle of a line.
 	Truncated bool
-	Start     time.Time
-	End       time.Time
+	// Problems are what went wrong around the stream (the stack could not
+	// start, a container died during the run): each breaks the evidence.
+	Problems []string
+	Start    time.Time
+	End      time.Time
 }
 
 // observe widens the run's time span with one event time.

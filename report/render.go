@@ -29,6 +29,8 @@ type RunInfo struct {
 	Images        map[string]string `json:"images,omitempty"`
 	Start         time.Time         `json:"start"`
 	End           time.Time         `json:"end"`
+	// Problems of the run outside the stream (see Run.Problems).
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Signoff is one line of the sign-off file.

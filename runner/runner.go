@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +38,11 @@ type Options struct {
 	Log io.Writer
 	// Timeout bounds the `go test` run (go test's -timeout).
 	Timeout time.Duration
+	// GoTestArgs are extra `go test` flags (the self-test plants faults
+	// with -overlay).
+	GoTestArgs []string
+	// StackOptions change how the stack is started (labels).
+	StackOptions []testutil.StackOption
 }
 
 // Info describes the run for the report's "Audit Information".
@@ -49,6 +56,9 @@ type Info struct {
 	Start         time.Time         `json:"start"`
 	End           time.Time         `json:"end"`
 	StackReady    time.Duration     `json:"stack_ready_ns,omitempty"`
+	// Problems found around the run: containers of the stack that were no
+	// longer running when the sections ended. Each breaks the evidence.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Run starts the stack (unless the target is external), runs the sections
@@ -72,6 +82,7 @@ func Run(ctx context.Context, o Options) (Info, error) {
 	}
 
 	env := os.Environ()
+	var ours *testutil.Descriptor // the stack this run started
 	switch o.Config.Mode() {
 	case testutil.ModeExternal:
 		info.Target = o.Config.TargetURL
@@ -80,7 +91,7 @@ func Run(ctx context.Context, o Options) (Info, error) {
 	default:
 		started := time.Now()
 		logf("starting the stack from %s ...", rel(root, o.Config.EnvFile))
-		stack, err := testutil.StartStack(ctx, o.Config)
+		stack, err := testutil.StartStack(ctx, o.Config, o.StackOptions...)
 		if err != nil {
 			return info, err
 		}
@@ -107,13 +118,15 @@ func Run(ctx context.Context, o Options) (Info, error) {
 		info.Target = "hermetic stack (" + o.Config.Images.Orchestrator + ")"
 		info.Images = imageIDs(ctx, stack.Descriptor)
 		info.TargetVersion = targetVersion(ctx, stack.Descriptor)
+		desc := stack.Descriptor
+		ours = &desc
 	}
 
 	timeout := o.Timeout
 	if timeout == 0 {
 		timeout = 30 * time.Minute
 	}
-	args := []string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.String()}
+	args := append([]string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.String()}, o.GoTestArgs...)
 	for _, s := range sections {
 		args = append(args, "./"+s)
 	}
@@ -127,11 +140,42 @@ func Run(ctx context.Context, o Options) (Info, error) {
 	cmd.WaitDelay = 30 * time.Second
 	err = cmd.Run()
 	info.End = time.Now().UTC()
+	if ours != nil {
+		// A dependency that died mid-run makes every later check's
+		// evidence worthless, pass or fail.
+		info.Problems = append(info.Problems, stackProblems(*ours)...)
+	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
 		return info, fmt.Errorf("go test: %w", err)
 	}
 	return info, ctx.Err()
+}
+
+// stackProblems names the stack's containers that are not running.
+func stackProblems(d testutil.Descriptor) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return []string{"the stack's state could not be read after the run: " + err.Error()}
+	}
+	defer cli.Close()
+	var problems []string
+	for _, svc := range slices.Sorted(maps.Keys(d.Containers)) {
+		ins, err := cli.ContainerInspect(ctx, d.Containers[svc].ID, client.ContainerInspectOptions{})
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("the %s container was gone at the end of the run (%v): checks after it lost it saw a broken stack", svc, err))
+		case ins.Container.State == nil || !ins.Container.State.Running:
+			state, code := "unknown", 0
+			if st := ins.Container.State; st != nil {
+				state, code = string(st.Status), st.ExitCode
+			}
+			problems = append(problems, fmt.Sprintf("the %s container was %s (exit code %d) at the end of the run: checks after it stopped saw a broken stack", svc, state, code))
+		}
+	}
+	return problems
 }
 
 func pickSections(names []string) ([]string, error) {

@@ -111,6 +111,17 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 		return nil, fmt.Errorf("env file %s: %w", cfg.EnvFile, err)
 	}
 	s := &Stack{Notes: applyDockerDefaults(ctx, cfg.Verbose), labels: o.labels}
+	// The stack never pulls (there may be no registry, and a pull would
+	// dial outside the machine): `make images` builds or fetches them.
+	var missing []string
+	for _, img := range []string{cfg.Images.Postgres, cfg.Images.Redis, cfg.Images.ProviderStub, cfg.Images.Orchestrator} {
+		if !imagePresent(ctx, img) {
+			missing = append(missing, img)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("image %s not present locally: run `make images` (the stack never pulls)", strings.Join(missing, ", "))
+	}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Close(context.Background()))

@@ -105,14 +105,15 @@ func TestStackStartsAttachesAndLeavesNothing(t *testing.T) {
 	assert.Empty(t, stackContainers(t, context.Background(), label), "no container outlives Close")
 }
 
-func TestStackStartErrorNamesTheContainer(t *testing.T) {
+// A missing image is named before anything starts, and never pulled.
+func TestStackStartNamesAMissingImage(t *testing.T) {
 	skipShort(t)
 	cfg := testConfig(t)
 	cfg.Images.Orchestrator = "mvpaudit/no-such-image:none"
 	label := randomToken(6)
 	_, err := StartStack(t.Context(), cfg, WithLabel(testLabel, label))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "start orchestrator (image mvpaudit/no-such-image:none)")
+	assert.Contains(t, err.Error(), "image mvpaudit/no-such-image:none not present locally: run `make images`")
 	assert.Empty(t, stackContainers(t, context.Background(), label), "a failed start removes what it started")
 }
 

@@ -282,6 +282,10 @@ func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
+// AuditApplicationName is the application_name of the audit's own
+// database connections.
+const AuditApplicationName = "mvpaudit"
+
 // openPool connects with pgx; dial, when set, replaces name resolution and
 // dialling so that a stack-internal host name reaches the published port.
 func openPool(ctx context.Context, dsn string, dial dialFunc) (*pgxpool.Pool, error) {
@@ -290,6 +294,9 @@ func openPool(ctx context.Context, dsn string, dial dialFunc) (*pgxpool.Pool, er
 		return nil, errors.New("cannot parse the connection URL") // pgx errors may quote the password
 	}
 	cfg.MaxConns = 4
+	// Named, so that checks about the application's own connections can
+	// leave the audit's out (it may log in as the same role).
+	cfg.ConnConfig.RuntimeParams["application_name"] = AuditApplicationName
 	if dial != nil {
 		cfg.ConnConfig.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
 		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {

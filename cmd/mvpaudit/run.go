@@ -74,6 +74,7 @@ func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		fmt.Fprintf(stderr, "mvpaudit run: %v\n", err)
 		fmt.Fprintln(stderr, "the audit could not run; the report below says so")
+		info.Problems = append(info.Problems, "the audit could not run: "+err.Error())
 	}
 	if err := stream.Sync(); err != nil {
 		return exitUsage, err
@@ -88,7 +89,7 @@ func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
 		StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
 		Info: report.RunInfo{
 			Target: info.Target, EnvFile: relToRoot(info.EnvFile), Mode: info.Mode, TargetVersion: info.TargetVersion,
-			GoVersion: info.GoVersion, Images: info.Images, Start: info.Start, End: info.End,
+			GoVersion: info.GoVersion, Images: info.Images, Start: info.Start, End: info.End, Problems: info.Problems,
 		},
 	})
 	if err != nil {

@@ -1,0 +1,128 @@
+package selftest
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+)
+
+// Kind says where a planted defect lives.
+type Kind string
+
+const (
+	// Code defects are switches of the orchestrator's defect build.
+	Code Kind = "code"
+	// Configuration defects are settings of the audited env file.
+	Configuration Kind = "configuration"
+)
+
+// Defect is one planted fault and what the audit must say about it.
+type Defect struct {
+	Name string
+	Kind Kind
+	What string // what is wrong, for the matrix
+	// Env are the settings changed in deploy/production.env; a code defect
+	// sets ORCHESTRATOR_DEFECTS to its Name.
+	Env map[string]string
+	// Sections run against the defective stack.
+	Sections []string
+	// Severity is the least severity a catching check must have.
+	Severity audit.Severity
+	// Expect are the checks that must fail, and the only ones that may.
+	Expect []string
+}
+
+// development is what a configuration defect that production refuses to
+// start with needs: the orchestrator would not run at all otherwise.
+const development = "development"
+
+// Corpus is every planted defect.
+var Corpus = []Defect{
+	{Name: "jwt-alg-not-pinned", Kind: Code, What: "token verification accepts any algorithm, none included",
+		Sections: []string{"security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-JWT-004"}},
+	{Name: "exp-not-required", Kind: Code, What: "tokens without exp are accepted and never expire",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-JWT-009"}},
+	{Name: "logout-not-revoking", Kind: Code, What: "logout answers 204 and revokes neither the access nor the refresh token",
+		Sections: []string{"functionality", "security"}, Severity: audit.High,
+		Expect: []string{"FUN-AUTH-003", "SEC-JWT-013"}},
+	{Name: "refresh-reusable", Kind: Code, What: "a used refresh token works again; reuse is not detected",
+		Sections: []string{"functionality", "security"}, Severity: audit.High,
+		Expect: []string{"SEC-JWT-014"}},
+	{Name: "no-object-authz", Kind: Code, What: "conversations are read and deleted by id, whoever owns them",
+		Sections: []string{"functionality", "security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-AUTHZ-001"}},
+	{Name: "role-from-body", Kind: Code, What: "registration takes the role from the request body",
+		Sections: []string{"functionality", "security"}, Severity: audit.High,
+		Expect: []string{"SEC-AUTHZ-003"}},
+	{Name: "sql-concat", Kind: Code, What: "the login query is built by string concatenation",
+		Sections: []string{"security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-INJ-001"}},
+	{Name: "stack-traces", Kind: Code, What: "error bodies carry the parser's error and a stack trace",
+		Sections: []string{"functionality", "security"}, Severity: audit.High,
+		Expect: []string{"SEC-ERR-001"}},
+	{Name: "cors-echo-origin", Kind: Code, What: "CORS echoes any Origin with credentials",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-CORS-001"}},
+	{Name: "pprof-public", Kind: Code, What: "net/http/pprof is served on the public port",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-EXP-001"}},
+	{Name: "rate-limiter-off", Kind: Code, What: "orchestrate is never rate limited",
+		Sections: []string{"security", "performance"}, Severity: audit.High,
+		Expect: []string{"SEC-RATE-001", "PRF-RATE-001"}},
+	{Name: "secrets-logged", Kind: Code, What: "the DSNs, the JWT secret and bearer tokens are logged",
+		Sections: []string{"security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-SECRET-001"}},
+	{Name: "no-graceful-drain", Kind: Code, What: "SIGTERM closes connections at once, cutting requests in flight",
+		Sections: []string{"deployment"}, Severity: audit.High,
+		Expect: []string{"DEP-RUN-003"}},
+	{Name: "ready-ignores-deps", Kind: Code, What: "/ready answers 200 whatever PostgreSQL and Redis do",
+		Sections: []string{"functionality", "infrastructure"}, Severity: audit.High,
+		Expect: []string{"REL-HLT-001", "REL-RES-001"}},
+
+	{Name: "auth-off", Kind: Configuration, What: "ENABLE_AUTH=false (with APP_ENV=development, which production refuses to start without)",
+		Env:      map[string]string{"APP_ENV": development, "ENABLE_AUTH": "false"},
+		Sections: []string{"functionality", "deployment", "security"}, Severity: audit.Critical,
+		// Every request runs as one anonymous admin: every token check,
+		// every authorization check and every per-user behaviour fails.
+		Expect: []string{"DEP-CFG-002", "FUN-AUTH-001", "FUN-AUTH-003", "FUN-CNV-002", "FUN-CNV-003",
+			"SEC-AUTH-001", "SEC-AUTH-002", "SEC-AUTHZ-001", "SEC-AUTHZ-002", "SEC-AUTHZ-003",
+			"SEC-JWT-001", "SEC-JWT-002", "SEC-JWT-003", "SEC-JWT-004", "SEC-JWT-005", "SEC-JWT-006",
+			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013"}},
+	{Name: "mock-on", Kind: Configuration, What: "USE_MOCK=true (with APP_ENV=development)",
+		Env:      map[string]string{"APP_ENV": development, "USE_MOCK": "true"},
+		Sections: []string{"functionality", "deployment"}, Severity: audit.Critical,
+		// Canned answers: no provider call, so no cache, fallback or usage either.
+		Expect: []string{"DEP-CFG-001", "FUN-CFG-001", "FUN-ORC-001", "FUN-CCH-001", "FUN-FBK-001", "FUN-USG-001"}},
+	{Name: "weak-jwt-secret", Kind: Configuration, What: "JWT_SECRET=secret (with APP_ENV=development)",
+		Env:      map[string]string{"APP_ENV": development, "JWT_SECRET": "secret"},
+		Sections: []string{"deployment", "security"}, Severity: audit.Critical,
+		// SEC-AUTH-001 too: development mode also lets ENABLE_AUTH=false start.
+		Expect: []string{"DEP-CFG-003", "SEC-JWT-005", "SEC-AUTH-001"}},
+	{Name: "redis-no-password", Kind: Configuration, What: "REDIS_URL without credentials: Redis runs with an open default user",
+		Env:      map[string]string{"REDIS_URL": "redis://redis:6379/0"},
+		Sections: []string{"deployment", "infrastructure"}, Severity: audit.Critical,
+		Expect: []string{"DEP-CFG-005", "INF-RDS-001", "INF-RDS-002", "INF-RDS-003", "INF-RDS-004"}},
+	{Name: "superuser-dsn", Kind: Configuration, What: "DATABASE_URL logs in as the postgres superuser",
+		Env:      map[string]string{"DATABASE_URL": "postgres://postgres:9c2f0e5b7a1d4e6f8b3c2a1d0e9f8a7b@postgres:5432/ultra?sslmode=require&options=-c%20statement_timeout%3D30s"},
+		Sections: []string{"deployment", "infrastructure"}, Severity: audit.Critical,
+		Expect: []string{"DEP-CFG-004", "INF-PG-004"}},
+}
+
+// EnvFor is the audited configuration of d: production.env's settings
+// with d's changes.
+func (d Defect) EnvFor(base map[string]string) map[string]string {
+	env := maps.Clone(base)
+	maps.Copy(env, d.Env)
+	if d.Kind == Code {
+		env["ORCHESTRATOR_DEFECTS"] = d.Name
+	}
+	return env
+}
+
+// SortedKeys lists m's keys in order (env files are written sorted).
+func SortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
