@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,16 +10,40 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/audit"
 )
 
-// stream is a minimal go test -json stream in which every catalog check
-// of one section passes and the others are missing.
+// stream is a minimal go test -json stream in which one catalog check
+// passes and the others are missing.
 const stream = `{"Action":"start","Package":"p"}
 {"Action":"run","Package":"p","Test":"TestDEP_CFG_001_MockModeOff"}
 {"Action":"attr","Package":"p","Test":"TestDEP_CFG_001_MockModeOff","Key":"audit.id","Value":"DEP-CFG-001"}
 {"Action":"pass","Package":"p","Test":"TestDEP_CFG_001_MockModeOff"}
 {"Action":"pass","Package":"p"}
 `
+
+// fullStream has every catalog check, all passing except failing.
+func fullStream(failing string) string {
+	var b strings.Builder
+	b.WriteString(`{"Action":"start","Package":"p"}` + "\n")
+	for _, c := range audit.Catalog() {
+		name := "Test" + strings.ReplaceAll(c.ID, "-", "_") + "_X"
+		action := "pass"
+		if c.ID == failing {
+			action = "fail"
+		}
+		fmt.Fprintf(&b, `{"Action":"run","Package":"p","Test":%q}`+"\n", name)
+		fmt.Fprintf(&b, `{"Action":"attr","Package":"p","Test":%q,"Key":"audit.id","Value":%q}`+"\n", name, c.ID)
+		fmt.Fprintf(&b, `{"Action":%q,"Package":"p","Test":%q}`+"\n", action, name)
+	}
+	end := "pass"
+	if failing != "" {
+		end = "fail"
+	}
+	fmt.Fprintf(&b, `{"Action":%q,"Package":"p"}`+"\n", end)
+	return b.String()
+}
 
 func TestReportExitCodes(t *testing.T) {
 	type testCase struct {
@@ -33,7 +58,9 @@ func TestReportExitCodes(t *testing.T) {
 	badPolicy := filepath.Join(dir, "policy.yaml")
 	require.NoError(t, os.WriteFile(badPolicy, []byte("version: 9\n"), 0o600))
 	cases := []testCase{
-		{name: "missing checks are NO-GO", args: []string{"report", "-out-dir", dir}, stdin: stream, wantCode: exitNoGo, wantOut: "VERDICT: NO-GO"},
+		{name: "missing checks are incomplete", args: []string{"report", "-out-dir", dir}, stdin: stream, wantCode: exitIncomplete, wantOut: "absent from the test stream"},
+		{name: "a critical failure is NO-GO", args: []string{"report", "-out-dir", dir}, stdin: fullStream("SEC-JWT-004"), wantCode: exitNoGo, wantOut: "VERDICT: NO-GO"},
+		{name: "everything passing is GO", args: []string{"report", "-out-dir", dir}, stdin: fullStream(""), wantCode: exitGo, wantOut: "VERDICT: GO"},
 		{name: "truncated stream is incomplete", args: []string{"report", "-out-dir", dir}, stdin: stream[:len(stream)-10], wantCode: exitIncomplete, wantOut: "incomplete:"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: exitUsage, wantErr: `unknown command "frobnicate"`},
 		{name: "unreadable stream", args: []string{"report", "-out-dir", dir, filepath.Join(dir, "nope.jsonl")}, wantCode: exitUsage, wantErr: "no such file"},
