@@ -60,7 +60,7 @@ func TestSEC_INJ_001_NoSQLInjection(t *testing.T) {
 			t.Errorf("%s: %v", where, err)
 		case res.Status >= 500:
 			t.Errorf("%s: status = %d: the payload broke a query; %s", where, res.Status, res)
-		case sqlError.Match(res.Body):
+		case sqlError.Match(withoutRequestID(res)):
 			t.Errorf("%s: the answer carries database error text; %s", where, res)
 		case res.Duration > slowest+time.Duration(sleepSeconds-1)*time.Second:
 			t.Errorf("%s: answered in %s (baseline %s): the pg_sleep payload ran; %s", where, res.Duration.Round(time.Millisecond), slowest, res)
