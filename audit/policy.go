@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -148,11 +149,28 @@ func (c Check) Threshold(metric string) float64 {
 	if !ok {
 		panic(fmt.Sprintf("audit: check %s uses threshold %q, which audit/catalog.go does not declare", c.ID, metric))
 	}
-	p := DefaultPolicy()
-	if path := os.Getenv("AUDIT_POLICY"); path != "" {
-		if loaded, err := LoadPolicy(path, Catalog()); err == nil {
-			p = loaded
-		}
+	p, err := envPolicy()
+	if err != nil {
+		p = DefaultPolicy() // Begin has already ended the check as a harness error
 	}
 	return p.Threshold(c.ID, metric, def)
+}
+
+// envPolicy is the policy file named by AUDIT_POLICY (the default policy
+// when unset), read once per process.
+var envPolicy = sync.OnceValues(func() (Policy, error) {
+	path := os.Getenv("AUDIT_POLICY")
+	if path == "" {
+		return DefaultPolicy(), nil
+	}
+	p, err := LoadPolicy(path, Catalog())
+	if err != nil {
+		return Policy{}, fmt.Errorf("AUDIT_POLICY=%s: %w", path, err)
+	}
+	return p, nil
+})
+
+func envPolicyError() error {
+	_, err := envPolicy()
+	return err
 }

@@ -28,6 +28,10 @@ func Begin(t testing.TB, id string) Check {
 	t.Attr(AttrID, c.ID)
 	t.Attr(AttrSection, string(c.Section))
 	t.Attr(AttrSeverity, string(c.Severity))
+	if err := envPolicyError(); err != nil {
+		// The check's limits would silently fall back to the defaults.
+		HarnessError(t, err)
+	}
 	return c
 }
 
