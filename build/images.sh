@@ -126,15 +126,23 @@ ensure_service() {
 	esac
 }
 
-# ensure_go_image IMAGE NAME PKG [TAGS]: builds the static binary (with the
-# build tags, if any) and its image.
+# ensure_go_image IMAGE NAME PKG [TAGS] [stamp]: builds the static binary
+# (with the build tags, if any) and its image. Only a stamped image carries
+# the git version and revision (the audited orchestrator: its /version and
+# OCI labels are checked); the others stay identical across commits and are
+# not rebuilt for every one.
 ensure_go_image() {
-	local image="$1" name="$2" pkg="$3" tags="${4:-}"
+	local image="$1" name="$2" pkg="$3" tags="${4:-}" stamp="${5:-}"
 	local ctx="$work/ctx/$name${tags:+-$tags}"
 	mkdir -p "$ctx"
 	cp "build/images/$name/Dockerfile" "$ctx/Dockerfile"
-	CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$ctx/$name" "$pkg"
-	build "$image" "$ctx" --build-arg "VERSION=$version" --build-arg "REVISION=$revision"
+	if [ "$stamp" = stamp ]; then
+		CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w $ldflags" -o "$ctx/$name" "$pkg"
+		build "$image" "$ctx" --build-arg "VERSION=$version" --build-arg "REVISION=$revision"
+	else
+		CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w" -o "$ctx/$name" "$pkg"
+		build "$image" "$ctx"
+	fi
 }
 
 mkdir -p "$work"
@@ -157,8 +165,8 @@ for t in "${targets[@]}"; do
 		base) ;;
 		postgres) ensure_service "$AUDIT_POSTGRES_IMAGE" build/images/postgres ;;
 		redis) ensure_service "$AUDIT_REDIS_IMAGE" build/images/redis ;;
-		orchestrator) ensure_go_image "$AUDIT_ORCHESTRATOR_IMAGE" orchestrator ./orchestrator/cmd/orchestrator ;;
-		orchestrator-defects) ensure_go_image "$AUDIT_ORCHESTRATOR_DEFECTS_IMAGE" orchestrator ./orchestrator/cmd/orchestrator defects ;;
+		orchestrator) ensure_go_image "$AUDIT_ORCHESTRATOR_IMAGE" orchestrator ./orchestrator/cmd/orchestrator "" stamp ;;
+		orchestrator-defects) ensure_go_image "$AUDIT_ORCHESTRATOR_DEFECTS_IMAGE" orchestrator ./orchestrator/cmd/orchestrator defects stamp ;;
 		providerstub) ensure_go_image "$AUDIT_PROVIDERSTUB_IMAGE" providerstub ./providerstub/cmd/providerstub ;;
 		reaper) ensure_go_image "$AUDIT_REAPER_IMAGE" reaper ./reaper/cmd/reaper ;;
 		*) die "unknown image $t (want base, postgres, redis, orchestrator, orchestrator-defects, providerstub or reaper)" ;;
