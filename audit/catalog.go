@@ -17,8 +17,8 @@ func Catalog() []Check {
 		{
 			ID: "FUN-AUTH-001", Section: Functionality, Severity: Critical,
 			Title:           "Register, login and an authenticated request succeed",
-			Action:          "Fix the register/login flow so that issued tokens work",
-			Remediation:     "Registering an account, logging in and calling a protected route with the issued bearer token must succeed; the login answer must carry a JWT access token and a refresh token.",
+			Action:          "Fix the register/login flow so that issued tokens work and identify their user",
+			Remediation:     "Registering an account, logging in and calling a protected route with the issued bearer token must succeed as that account; the login answer must carry a JWT access token and a refresh token. A protected route that answers as another user (such as a built-in development user) means authentication is switched off: set ENABLE_AUTH=true.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP API2:2023"},
 		},

@@ -157,18 +157,34 @@ func (c Check) Threshold(metric string) float64 {
 }
 
 // envPolicy is the policy file named by AUDIT_POLICY (the default policy
-// when unset), read once per process.
-var envPolicy = sync.OnceValues(func() (Policy, error) {
+// when unset), read once per path and process.
+func envPolicy() (Policy, error) {
 	path := os.Getenv("AUDIT_POLICY")
 	if path == "" {
 		return DefaultPolicy(), nil
 	}
+	envPolicies.Lock()
+	defer envPolicies.Unlock()
+	if r, ok := envPolicies.byPath[path]; ok {
+		return r.policy, r.err
+	}
 	p, err := LoadPolicy(path, Catalog())
 	if err != nil {
-		return Policy{}, fmt.Errorf("AUDIT_POLICY=%s: %w", path, err)
+		err = fmt.Errorf("AUDIT_POLICY=%s: %w", path, err)
 	}
-	return p, nil
-})
+	envPolicies.byPath[path] = loadedPolicy{p, err}
+	return p, err
+}
+
+type loadedPolicy struct {
+	policy Policy
+	err    error
+}
+
+var envPolicies = struct {
+	sync.Mutex
+	byPath map[string]loadedPolicy
+}{byPath: map[string]loadedPolicy{}}
 
 func envPolicyError() error {
 	_, err := envPolicy()
