@@ -54,10 +54,19 @@ func TestCleanBuildIsGO(t *testing.T) {
 	}
 }
 
-// brokenCase is the audit itself broken; the verdict must not be GO and a
-// cause must name what broke.
+// brokenSeen collects what each broken case gave, for the matrix.
+var brokenSeen = struct {
+	sync.Mutex
+	byCase map[string]BrokenSeen
+}{byCase: map[string]BrokenSeen{}}
+
+// assertBroken judges a case of the audit itself broken: the verdict must
+// be NO-GO on incomplete evidence, and a cause must name what broke.
 func assertBroken(t *testing.T, d report.Decision, wantCause string) {
 	t.Helper()
+	brokenSeen.Lock()
+	brokenSeen.byCase[t.Name()[strings.Index(t.Name(), "/")+1:]] = BrokenSeen{Verdict: string(d.Verdict), Incomplete: d.Incomplete}
+	brokenSeen.Unlock()
 	assert.NotEqual(t, report.Go, d.Verdict)
 	assert.NotEqual(t, report.Conditional, d.Verdict)
 	assert.True(t, d.Incomplete, "the evidence is not marked incomplete (rule: %s)", d.Rule)

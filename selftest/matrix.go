@@ -9,16 +9,25 @@ import (
 	"github.com/mvpaudit/mvpaudit/audit"
 )
 
-// BrokenCases are the ways the audit itself is broken on purpose by
-// TestBrokenEvidenceIsNeverGO, for the matrix.
-var BrokenCases = []struct{ Case, Cause string }{
-	{"a dependency container (Redis) killed mid-run", "the redis container was exited (exit code 137) at the end of the run"},
-	{"the orchestrator image missing", "the audit could not run: image ... not present locally"},
-	{"a section package that does not compile (go build overlay)", "package ... failed to build"},
-	{"a test that panics after every check passed (go build overlay)", "package ... panicked"},
-	{"a run cut by go test -timeout", "package ... timed out"},
-	{"the stream truncated half-way", "package ... never finished, checks absent from the stream"},
-	{"a critical and a low check removed from the stream", "2 check(s) of the catalog are absent from the test stream"},
+// BrokenCase is one way the audit itself is broken on purpose by
+// TestBrokenEvidenceIsNeverGO; Cause is the report's wording.
+type BrokenCase struct{ Name, Case, Cause string }
+
+// BrokenCases lists them in the order the test runs them.
+var BrokenCases = []BrokenCase{
+	{"dependency killed mid-run", "a dependency container (Redis) killed mid-run", "the redis container was exited (exit code 137) at the end of the run"},
+	{"orchestrator image missing", "the orchestrator image missing", "the audit could not run: image ... not present locally"},
+	{"section does not compile", "a section package that does not compile (go build overlay)", "package ... failed to build"},
+	{"a test panics after every check passed", "a test that panics after every check passed (go build overlay)", "package ... panicked"},
+	{"run cut by -timeout", "a run cut by go test -timeout", "package ... timed out"},
+	{"stream truncated half-way", "the stream truncated half-way", "package ... never finished, checks absent from the stream"},
+	{"checks removed from the stream", "a critical and a low check removed from the stream", "2 check(s) of the catalog are absent from the test stream"},
+}
+
+// BrokenSeen is the verdict a broken case gave, as the matrix shows it.
+type BrokenSeen struct {
+	Verdict    string
+	Incomplete bool
 }
 
 // Observed is what the run of one planted defect showed.
@@ -54,7 +63,7 @@ func severityRank(s audit.Severity) int { return slices.Index(audit.Severities, 
 // WriteMatrix writes docs/DETECTION.md from what the self-test observed:
 // each planted defect and the checks that failed on it, and the clean
 // build's checks and false alarms.
-func WriteMatrix(w io.Writer, observed []Observed, cleanChecks, cleanFalseAlarms int) error {
+func WriteMatrix(w io.Writer, observed []Observed, cleanChecks, cleanFalseAlarms int, broken map[string]BrokenSeen) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	code, config, caught, unrelated := 0, 0, 0, 0
@@ -116,10 +125,18 @@ func WriteMatrix(w io.Writer, observed []Observed, cleanChecks, cleanFalseAlarms
 	p("The audit itself broken on purpose (`TestBrokenEvidenceIsNeverGO`): each must end in NO-GO with")
 	p("the evidence marked incomplete and a cause that names what broke.")
 	p("")
-	p("| Case | Cause the report names |")
-	p("|---|---|")
+	p("| Case | Cause the report names | Verdict seen |")
+	p("|---|---|---|")
 	for _, c := range BrokenCases {
-		p("| %s | %s |", c.Case, c.Cause)
+		seen, ok := broken[c.Name]
+		verdict := "not run"
+		if ok {
+			verdict = seen.Verdict
+			if seen.Incomplete {
+				verdict += ", incomplete evidence"
+			}
+		}
+		p("| %s | %s | %s |", c.Case, c.Cause, verdict)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
