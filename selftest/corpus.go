@@ -111,15 +111,16 @@ var Corpus = []Defect{
 		Expect: []string{"DEP-CFG-004", "INF-PG-004"}},
 }
 
-// EnvFor is the audited configuration of d: production.env's settings
-// with d's changes.
-func (d Defect) EnvFor(base map[string]string) map[string]string {
-	env := maps.Clone(base)
-	maps.Copy(env, d.Env)
+// Variant is the audit run that plants d: its settings changed in
+// production.env (ORCHESTRATOR_DEFECTS for a code defect, on the defect
+// build's image) and the sections that should notice.
+func (d Defect) Variant() Variant {
+	v := Variant{Name: d.Name, Env: maps.Clone(d.Env), Sections: d.Sections}
 	if d.Kind == Code {
-		env["ORCHESTRATOR_DEFECTS"] = d.Name
+		v.Image = DefectsImage
+		v.Env = map[string]string{"ORCHESTRATOR_DEFECTS": d.Name}
 	}
-	return env
+	return v
 }
 
 // SortedKeys lists m's keys in order (env files are written sorted).

@@ -72,11 +72,7 @@ func TestDefectCorpus(t *testing.T) {
 		for i, d := range Corpus {
 			t.Run(d.Name, func(t *testing.T) {
 				t.Parallel()
-				v := Variant{Name: d.Name, Env: d.Env, Sections: d.Sections}
-				if d.Kind == Code {
-					v.Image, v.Env = DefectsImage, map[string]string{"ORCHESTRATOR_DEFECTS": d.Name}
-				}
-				o, err := Run(context.Background(), v, dir, logWriter{t})
+				o, err := Run(context.Background(), d.Variant(), dir, logWriter{t})
 				require.NoError(t, err)
 				t.Logf("%s: %s in %.0fs, %d failed: %v", d.Name, o.Decision.Verdict, o.Wall.Seconds(), len(o.Failed()), ids(o.Failed()))
 				require.NoError(t, o.RunErr, "the audit of the defective stack could not run")

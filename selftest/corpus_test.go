@@ -1,0 +1,35 @@
+package selftest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestVariantPlantsTheDefect(t *testing.T) {
+	for _, d := range Corpus {
+		v := d.Variant()
+		assert.Equal(t, d.Sections, v.Sections, d.Name)
+		if d.Kind == Code {
+			assert.Equal(t, DefectsImage, v.Image, d.Name)
+			assert.Equal(t, map[string]string{"ORCHESTRATOR_DEFECTS": d.Name}, v.Env, d.Name)
+		} else {
+			assert.Empty(t, v.Image, "%s runs the default image", d.Name)
+			assert.Equal(t, d.Env, v.Env, d.Name)
+		}
+	}
+}
+
+func TestWriteEnvFileChangesInPlace(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.env")
+	require.NoError(t, os.WriteFile(base, []byte("# APP_ENV=commented\nAPP_ENV=production\nexport JWT_SECRET=x\nKEEP=1\n"), 0o600))
+	path, err := WriteEnvFile(dir, "v", base, map[string]string{"APP_ENV": "development", "JWT_SECRET": "y", "NEW": "z"})
+	require.NoError(t, err)
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "# APP_ENV=commented\nAPP_ENV=development\nJWT_SECRET=y\nKEEP=1\nNEW=z\n", string(got))
+}
