@@ -58,7 +58,7 @@ func control(t *testing.T, tgt *testutil.Target, svc testutil.Service) *testutil
 // Redis both in use) succeeds.
 func waitServing(ctx context.Context, tgt *testutil.Target, within time.Duration) error {
 	c := tgt.Client(nil).WithTimeout(5 * time.Second)
-	_, _, err := waitRequest(ctx, within, func() (*testutil.Response, error) {
+	_, err := waitRequest(ctx, within, func() (*testutil.Response, error) {
 		if _, err := tgt.NewUser(ctx, c); err != nil {
 			return nil, err
 		}
@@ -68,58 +68,54 @@ func waitServing(ctx context.Context, tgt *testutil.Target, within time.Duration
 }
 
 // waitRequest repeats do until it answers 200, and returns how long that
-// took and the last answer.
-func waitRequest(ctx context.Context, within time.Duration, do func() (*testutil.Response, error)) (time.Duration, *testutil.Response, error) {
-	start := time.Now()
-	var last *testutil.Response
-	var lastErr error
-	for time.Since(start) < within {
+// took.
+func waitRequest(ctx context.Context, within time.Duration, do func() (*testutil.Response, error)) (time.Duration, error) {
+	return poll(ctx, within, 250*time.Millisecond, func() (bool, string) {
 		res, err := do()
-		if err == nil && res.Status == http.StatusOK {
-			return time.Since(start), res, nil
+		if err != nil {
+			return false, err.Error()
 		}
-		last, lastErr = res, err
-		select {
-		case <-ctx.Done():
-			return time.Since(start), last, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	if lastErr != nil {
-		return time.Since(start), last, fmt.Errorf("no 200 within %s (last: %v)", within, lastErr)
-	}
-	return time.Since(start), last, fmt.Errorf("no 200 within %s (last: %s)", within, last)
+		return res.Status == http.StatusOK, res.String()
+	}, func(last string) error { return fmt.Errorf("no 200 within %s (last: %s)", within, last) })
 }
 
 // waitStatus polls path until it answers want, and returns how long it took.
 func waitStatus(ctx context.Context, tgt *testutil.Target, path string, want int, within time.Duration) (time.Duration, error) {
-	start := time.Now()
 	hc := &http.Client{Timeout: 2 * time.Second}
+	return poll(ctx, within, 200*time.Millisecond, func() (bool, string) {
+		base, err := tgt.BaseURL(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		res, err := hc.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		res.Body.Close()
+		return res.StatusCode == want, res.Status
+	}, func(last string) error { return &waitError{path: path, want: want, within: within, last: last} })
+}
+
+// poll calls try every interval until it succeeds, ctx ends or within has
+// passed, and returns how long it waited. try says whether it succeeded
+// and, if not, what it saw; timedOut makes the error from the last of those.
+func poll(ctx context.Context, within, interval time.Duration, try func() (bool, string), timedOut func(last string) error) (time.Duration, error) {
+	start := time.Now()
 	var last string
 	for time.Since(start) < within {
-		base, err := tgt.BaseURL(ctx)
-		if err == nil {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-			res, err := hc.Do(req)
-			if err == nil {
-				res.Body.Close()
-				if res.StatusCode == want {
-					return time.Since(start), nil
-				}
-				last = res.Status
-			} else {
-				last = err.Error()
-			}
-		} else {
-			last = err.Error()
+		ok, seen := try()
+		if ok {
+			return time.Since(start), nil
 		}
+		last = seen
 		select {
 		case <-ctx.Done():
 			return time.Since(start), ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
-	return time.Since(start), &waitError{path: path, want: want, within: within, last: last}
+	return time.Since(start), timedOut(last)
 }
 
 type waitError struct {
@@ -240,7 +236,7 @@ func TestREL_RES_001_RedisOutageDegradesGracefully(t *testing.T) {
 	}
 
 	require.NoError(t, rd.Start(ctx))
-	took, res, err := waitRequest(ctx, 30*time.Second, func() (*testutil.Response, error) { return c.Get(ctx, tgt.Profile.Auth.Me, u.AccessToken) })
+	took, err := waitRequest(ctx, 30*time.Second, func() (*testutil.Response, error) { return c.Get(ctx, tgt.Profile.Auth.Me, u.AccessToken) })
 	if err != nil {
 		t.Errorf("Redis back: GET %s never answered 200 without restarting the orchestrator: %v", tgt.Profile.Auth.Me, err)
 	} else {
@@ -289,7 +285,7 @@ func TestREL_RES_002_PostgresRestartRecovers(t *testing.T) {
 	}
 
 	require.NoError(t, pg.Start(ctx))
-	took, res, err := waitRequest(ctx, 45*time.Second, func() (*testutil.Response, error) {
+	took, err := waitRequest(ctx, 45*time.Second, func() (*testutil.Response, error) {
 		return c.Get(ctx, conv+"/"+created.Field("id"), u.AccessToken)
 	})
 	if err != nil {

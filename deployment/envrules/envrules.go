@@ -22,9 +22,6 @@ func Bool(value string) (bool, error) {
 	return b, nil
 }
 
-// IsWeakSecret reports whether v is a well-known default value.
-func IsWeakSecret(v string) bool { return envfile.IsWellKnownSecret(v) }
-
 // placeholder matches values that were never filled in.
 var placeholder = regexp.MustCompile(`(?i)(changeme|change-me|replace[-_ ]?me|your[-_]|xxx+|todo|fixme|dummy|placeholder|<[^>]+>|\$\{[^}]+\}|example\.com)`)
 
@@ -57,7 +54,7 @@ func SecretProblems(v string, minBytes int) []string {
 	switch {
 	case v == "":
 		return []string{"is empty"}
-	case IsWeakSecret(v):
+	case envfile.IsWellKnownSecret(v):
 		out = append(out, "is a well-known default value")
 	case IsPlaceholder(v):
 		out = append(out, "is a placeholder")
@@ -129,7 +126,7 @@ func ProviderKeyProblems(key, value string) []string {
 		return []string{"is empty"}
 	}
 	var out []string
-	if IsPlaceholder(value) || IsWeakSecret(value) {
+	if IsPlaceholder(value) || envfile.IsWellKnownSecret(value) {
 		out = append(out, "is a placeholder")
 	}
 	if re, ok := providerKeyFormats[key]; ok && !re.MatchString(value) {

@@ -330,12 +330,8 @@ func (s *Store) Conversation(ctx context.Context, userID, id string) (Conversati
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var c Conversation
-	owner := "user_id = $2"
-	if defect.On(defect.NoObjectAuthz) {
-		owner = "$2::text IS NOT NULL" // any user's conversation
-	}
 	err := s.pool.QueryRow(ctx, `SELECT id::text, title, created_at, updated_at FROM conversations
-		WHERE id = $1 AND `+owner, id, userID).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
+		WHERE id = $1 AND `+ownerCondition(), id, userID).Scan(&c.ID, &c.Title, &c.CreatedAt, &c.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Conversation{}, ErrNotFound
 	}
@@ -357,15 +353,21 @@ func (s *Store) Conversation(ctx context.Context, userID, id string) (Conversati
 	return c, err
 }
 
+// ownerCondition requires the conversation to belong to the user
+// passed as $2; the no-object-authz defect drops it (any user's
+// conversation, $2 still used so the arguments match).
+func ownerCondition() string {
+	if defect.On(defect.NoObjectAuthz) {
+		return "$2::text IS NOT NULL"
+	}
+	return "user_id = $2"
+}
+
 // DeleteConversation removes one of the user's conversations.
 func (s *Store) DeleteConversation(ctx context.Context, userID, id string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	owner := "user_id = $2"
-	if defect.On(defect.NoObjectAuthz) {
-		owner = "$2::text IS NOT NULL"
-	}
-	tag, err := s.pool.Exec(ctx, "DELETE FROM conversations WHERE id = $1 AND "+owner, id, userID)
+	tag, err := s.pool.Exec(ctx, "DELETE FROM conversations WHERE id = $1 AND "+ownerCondition(), id, userID)
 	if err != nil {
 		return err
 	}
