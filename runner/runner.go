@@ -56,16 +56,26 @@ type Info struct {
 	Start         time.Time         `json:"start"`
 	End           time.Time         `json:"end"`
 	StackReady    time.Duration     `json:"stack_ready_ns,omitempty"`
-	// Problems found around the run: containers of the stack that were no
-	// longer running when the sections ended. Each breaks the evidence.
+	// Problems found around the run: the error that stopped it, containers
+	// of the stack that were no longer running when the sections ended.
+	// Each breaks the evidence.
 	Problems []string `json:"problems,omitempty"`
 }
 
 // Run starts the stack (unless the target is external), runs the sections
 // and returns the run's information. The go test exit status is not an
 // error: failing checks are the report's business. Errors mean the audit
-// could not run at all.
+// could not run at all, and are among the Problems too, so that the report
+// says so.
 func Run(ctx context.Context, o Options) (Info, error) {
+	info, err := run(ctx, o)
+	if err != nil {
+		info.Problems = append(info.Problems, "the audit could not run: "+err.Error())
+	}
+	return info, err
+}
+
+func run(ctx context.Context, o Options) (Info, error) {
 	info := Info{Start: time.Now().UTC(), GoVersion: runtime.Version(), Mode: string(o.Config.Mode()), EnvFile: o.Config.EnvFile}
 	logf := func(format string, args ...any) {
 		if o.Log != nil {
@@ -82,7 +92,7 @@ func Run(ctx context.Context, o Options) (Info, error) {
 	}
 
 	env := os.Environ()
-	var ours *testutil.Descriptor // the stack this run started
+	var ours map[testutil.Service]*testutil.Container // the stack this run started
 	switch o.Config.Mode() {
 	case testutil.ModeExternal:
 		info.Target = o.Config.TargetURL
@@ -116,10 +126,14 @@ func Run(ctx context.Context, o Options) (Info, error) {
 		}
 		env = append(env, "AUDIT_STACK="+descPath)
 		info.Target = "hermetic stack (" + o.Config.Images.Orchestrator + ")"
-		info.Images = imageIDs(ctx, stack.Descriptor)
-		info.TargetVersion = targetVersion(ctx, stack.Descriptor)
-		desc := stack.Descriptor
-		ours = &desc
+		docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return info, fmt.Errorf("docker client: %w", err)
+		}
+		defer docker.Close()
+		ours = testutil.Containers(docker, stack.Descriptor)
+		info.Images = imageIDs(ctx, docker, ours)
+		info.TargetVersion = targetVersion(ctx, ours[testutil.ServiceOrchestrator])
 	}
 
 	timeout := o.Timeout
@@ -143,7 +157,7 @@ func Run(ctx context.Context, o Options) (Info, error) {
 	if ours != nil {
 		// A dependency that died mid-run makes every later check's
 		// evidence worthless, pass or fail.
-		info.Problems = append(info.Problems, stackProblems(*ours)...)
+		info.Problems = append(info.Problems, stackProblems(ours)...)
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
@@ -153,23 +167,18 @@ func Run(ctx context.Context, o Options) (Info, error) {
 }
 
 // stackProblems names the stack's containers that are not running.
-func stackProblems(d testutil.Descriptor) []string {
+func stackProblems(containers map[testutil.Service]*testutil.Container) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return []string{"the stack's state could not be read after the run: " + err.Error()}
-	}
-	defer cli.Close()
 	var problems []string
-	for _, svc := range slices.Sorted(maps.Keys(d.Containers)) {
-		ins, err := cli.ContainerInspect(ctx, d.Containers[svc].ID, client.ContainerInspectOptions{})
+	for _, svc := range slices.Sorted(maps.Keys(containers)) {
+		ins, err := containers[svc].Inspect(ctx)
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Sprintf("the %s container was gone at the end of the run (%v): checks after it lost it saw a broken stack", svc, err))
-		case ins.Container.State == nil || !ins.Container.State.Running:
+		case ins.State == nil || !ins.State.Running:
 			state, code := "unknown", 0
-			if st := ins.Container.State; st != nil {
+			if st := ins.State; st != nil {
 				state, code = string(st.Status), st.ExitCode
 			}
 			problems = append(problems, fmt.Sprintf("the %s container was %s (exit code %d) at the end of the run: checks after it stopped saw a broken stack", svc, state, code))
@@ -203,55 +212,39 @@ func rel(root, path string) string {
 	return path
 }
 
-func imageIDs(ctx context.Context, d testutil.Descriptor) map[string]string {
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return nil
-	}
-	defer cli.Close()
+func imageIDs(ctx context.Context, docker *client.Client, containers map[testutil.Service]*testutil.Container) map[string]string {
 	out := map[string]string{}
-	for _, ref := range d.Containers {
-		res, err := cli.ImageInspect(ctx, ref.Image)
+	for _, c := range containers {
+		res, err := docker.ImageInspect(ctx, c.Image)
 		if err != nil {
 			continue
 		}
-		out[ref.Image] = res.ID
+		out[c.Image] = res.ID
 	}
 	return out
 }
 
 // targetVersion asks the orchestrator's version endpoint, if it has one.
-func targetVersion(ctx context.Context, d testutil.Descriptor) string {
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+func targetVersion(ctx context.Context, orch *testutil.Container) string {
+	addr, err := orch.Addr(ctx)
 	if err != nil {
 		return ""
 	}
-	defer cli.Close()
-	ins, err := cli.ContainerInspect(ctx, d.Containers[testutil.ServiceOrchestrator].ID, client.ContainerInspectOptions{})
-	if err != nil || ins.Container.NetworkSettings == nil {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/version", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
 		return ""
 	}
-	for port, b := range ins.Container.NetworkSettings.Ports {
-		if port.String() != d.Containers[testutil.ServiceOrchestrator].Port || len(b) == 0 {
-			continue
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+b[0].HostPort+"/version", nil)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return ""
-		}
-		defer res.Body.Close()
-		var v struct {
-			Version string `json:"version"`
-			Commit  string `json:"commit"`
-		}
-		if json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&v) != nil || v.Version == "" {
-			return ""
-		}
-		if len(v.Commit) > 12 {
-			v.Commit = v.Commit[:12]
-		}
-		return strings.TrimSpace(v.Version + " " + v.Commit)
+	defer res.Body.Close()
+	var v struct {
+		Version string `json:"version"`
+		Commit  string `json:"commit"`
 	}
-	return ""
+	if json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&v) != nil || v.Version == "" {
+		return ""
+	}
+	if len(v.Commit) > 12 {
+		v.Commit = v.Commit[:12]
+	}
+	return strings.TrimSpace(v.Version + " " + v.Commit)
 }

@@ -44,6 +44,16 @@ type Container struct {
 	addr   string
 }
 
+// Containers gives control of the descriptor's containers through the
+// caller's Docker client.
+func Containers(docker *client.Client, d Descriptor) map[Service]*Container {
+	out := make(map[Service]*Container, len(d.Containers))
+	for s, r := range d.Containers {
+		out[s] = &Container{Service: s, ID: r.ID, Image: r.Image, Port: r.Port, docker: docker}
+	}
+	return out
+}
+
 // Addr returns the host address (127.0.0.1:port) of the published port.
 func (c *Container) Addr(ctx context.Context) (string, error) {
 	c.mu.Lock()

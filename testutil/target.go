@@ -184,7 +184,7 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Mode: ModeShared, Profile: profile, containers: map[Service]*Container{}}
+	t := &Target{Mode: ModeShared, Profile: profile}
 	defer func() {
 		if err != nil {
 			t.Close()
@@ -202,9 +202,7 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	t.onClose(func() { t.docker.Close() })
-	for s, r := range d.Containers {
-		t.containers[s] = &Container{Service: s, ID: r.ID, Image: r.Image, Port: r.Port, docker: t.docker}
-	}
+	t.containers = Containers(t.docker, d)
 
 	pg, rd, stub := t.containers[ServicePostgres], t.containers[ServiceRedis], t.containers[ServiceProviderStub]
 	t.AppDatabaseURL, t.AppRedisURL = d.AppDatabaseURL, d.AppRedisURL

@@ -74,7 +74,6 @@ func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		fmt.Fprintf(stderr, "mvpaudit run: %v\n", err)
 		fmt.Fprintln(stderr, "the audit could not run; the report below says so")
-		info.Problems = append(info.Problems, "the audit could not run: "+err.Error())
 	}
 	if err := stream.Sync(); err != nil {
 		return exitUsage, err
