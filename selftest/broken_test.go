@@ -94,7 +94,7 @@ func overlay(t *testing.T, pkg, name, src string) []string {
 func killDuring(service string, after time.Duration) func(ctx context.Context, label string) {
 	return func(ctx context.Context, label string) {
 		filter := func(svc string) []string {
-			return []string{"ps", "-q", "--filter", "label=" + SelftestLabel + "=" + label, "--filter", "label=io.mvpaudit.service=" + svc}
+			return []string{"ps", "-q", "--filter", "label=" + SelftestLabel + "=" + label, "--filter", "label=" + testutil.ServiceLabel + "=" + svc}
 		}
 		for ctx.Err() == nil {
 			out, _ := exec.CommandContext(ctx, "docker", filter("orchestrator")...).Output()

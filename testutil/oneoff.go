@@ -65,7 +65,7 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithExposedPorts(orch.Port),
 		testcontainers.WithEnv(env),
-		testcontainers.WithLabels(map[string]string{"io.mvpaudit.service": "orchestrator-oneoff"}),
+		testcontainers.WithLabels(map[string]string{ServiceLabel: "orchestrator-oneoff"}),
 	}
 	if len(networks) > 0 {
 		// No alias: the audited container keeps its name on the network.

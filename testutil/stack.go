@@ -392,8 +392,12 @@ func (s *Stack) startOrchestrator(ctx context.Context, cfg Config, p stackPlan, 
 	return started(ctx, "orchestrator", cfg.Images.Orchestrator, c, err)
 }
 
+// ServiceLabel is the label that names the service of each container the
+// audit starts.
+const ServiceLabel = "io.mvpaudit.service"
+
 func (s *Stack) labelsFor(svc Service) testcontainers.CustomizeRequestOption {
-	labels := map[string]string{"io.mvpaudit.service": string(svc)}
+	labels := map[string]string{ServiceLabel: string(svc)}
 	for k, v := range s.labels {
 		labels[k] = v
 	}
