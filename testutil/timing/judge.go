@@ -1,0 +1,183 @@
+package timing
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mvpaudit/mvpaudit/audit"
+)
+
+// Outcome is how a timing judgement ended.
+type Outcome int
+
+// Outcomes. TooNoisy is neither a pass nor a failure: the check ends not
+// evaluated with the reason.
+const (
+	Pass Outcome = iota
+	Fail
+	TooNoisy
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Pass:
+		return "pass"
+	case Fail:
+		return "fail"
+	default:
+		return "too noisy"
+	}
+}
+
+// Judgement is an outcome and the sentence that explains it (a finding
+// when it failed, the not-evaluated reason when the host was too noisy).
+type Judgement struct {
+	Outcome Outcome
+	Reason  string
+}
+
+// noiseShare is the largest floor, as a share of the limit, under which a
+// failure can still be told from the host's own noise.
+const noiseShare = 0.5
+
+// Judge judges one latency figure of the target (what, e.g. "p95 of GET
+// /ready") against limit, given the same figure measured on the host's
+// floor in the same run. A figure within the limit passes whatever the
+// floor (noise only ever adds latency). Above it, the floor is subtracted;
+// when the floor exceeds half the limit the host is too noisy to judge.
+func Judge(what string, got, floor, limit time.Duration) Judgement {
+	switch {
+	case got <= limit:
+		return Judgement{Pass, fmt.Sprintf("%s = %s, within %s (host floor %s)", what, ms(got), ms(limit), ms(floor))}
+	case float64(floor) > noiseShare*float64(limit):
+		return Judgement{TooNoisy, fmt.Sprintf("host too noisy: floor %s = %s against a limit of %s (%s measured)", what, ms(floor), ms(limit), ms(got))}
+	case got-floor <= limit:
+		return Judgement{Pass, fmt.Sprintf("%s = %s, within %s once the host floor of %s is taken off", what, ms(got), ms(limit), ms(floor))}
+	default:
+		return Judgement{Fail, fmt.Sprintf("%s = %s, want <= %s (host floor %s: %s of the target's own)", what, ms(got), ms(limit), ms(floor), ms(got-floor))}
+	}
+}
+
+// JudgeSuccess judges the share of 2xx answers: errors of the target are a
+// failure only while the floor, sent in the same moments, had none.
+func JudgeSuccess(what string, target, floor Summary) Judgement {
+	switch {
+	case target.Requests == 0:
+		return Judgement{TooNoisy, what + ": no request was sent"}
+	case target.Success >= 1:
+		return Judgement{Pass, fmt.Sprintf("%s: all %d answers 2xx", what, target.Requests)}
+	case floor.Requests > 0 && floor.Success < 1:
+		return Judgement{TooNoisy, fmt.Sprintf("host too noisy: the floor endpoint itself failed %.2f%% of %d requests (%v)",
+			100*(1-floor.Success), floor.Requests, firstErrors(floor.Errors))}
+	default:
+		return Judgement{Fail, fmt.Sprintf("%s: %.2f%% 2xx, want 100%% (status codes %v, errors %v)",
+			what, target.Success*100, target.StatusCodes, firstErrors(target.Errors))}
+	}
+}
+
+// JudgeRate judges the achieved request rate against a share of the
+// requested one: a shortfall that the floor shares is the host's (the load
+// generator could not keep up), not the target's.
+func JudgeRate(what string, target, floor Summary, requested int, minShare float64) Judgement {
+	want := float64(requested) * minShare
+	switch {
+	case target.Rate >= want:
+		return Judgement{Pass, fmt.Sprintf("%s: achieved %.1f req/s of %d", what, target.Rate, requested)}
+	case floor.Requests > 0 && floor.Rate < want:
+		return Judgement{TooNoisy, fmt.Sprintf("host too noisy: the load generator reached only %.1f req/s of %d against the floor endpoint", floor.Rate, requested)}
+	default:
+		return Judgement{Fail, fmt.Sprintf("%s: achieved %.1f req/s, want at least %.0f%% of the requested %d/s (floor endpoint: %.1f req/s)",
+			what, target.Rate, minShare*100, requested, floor.Rate)}
+	}
+}
+
+// Worst combines judgements: any failure fails, else any noise makes the
+// whole too noisy, else it passes.
+func Worst(js ...Judgement) Judgement {
+	out := Judgement{Outcome: Pass}
+	for _, j := range js {
+		if j.Outcome == Pass {
+			continue
+		}
+		if out.Outcome == Pass || j.Outcome == Fail && out.Outcome == TooNoisy {
+			out = j
+		} else if j.Outcome == out.Outcome {
+			out.Reason += "; " + j.Reason
+		}
+	}
+	if out.Outcome == Pass {
+		var reasons []string
+		for _, j := range js {
+			reasons = append(reasons, j.Reason)
+		}
+		out.Reason = join(reasons)
+	}
+	return out
+}
+
+// Attempt is one measurement and its judgement, kept for the evidence.
+type Attempt struct {
+	Judgement
+	Evidence    string
+	Measurement Measurement // of a load run, when the attempt was one
+}
+
+// Confirm measures once and, when that fails, again after pause: a failure
+// stands only if it repeats. It returns the final judgement and every
+// attempt. Noise in either attempt makes the result too noisy rather than a
+// pass or a failure decided by one quiet sample.
+func Confirm(ctx context.Context, pause time.Duration, measure func(ctx context.Context) Attempt) (Judgement, []Attempt) {
+	first := measure(ctx)
+	if first.Outcome != Fail {
+		return first.Judgement, []Attempt{first}
+	}
+	select {
+	case <-ctx.Done():
+		return Judgement{TooNoisy, "interrupted before the failure could be confirmed: " + first.Reason}, []Attempt{first}
+	case <-time.After(pause):
+	}
+	second := measure(ctx)
+	attempts := []Attempt{first, second}
+	switch second.Outcome {
+	case Fail:
+		return Judgement{Fail, second.Reason + " (confirmed: the first measurement failed too: " + first.Reason + ")"}, attempts
+	case TooNoisy:
+		return Judgement{TooNoisy, second.Reason + " (while confirming: " + first.Reason + ")"}, attempts
+	default:
+		return Judgement{Pass, second.Reason + " (a first measurement failed and did not repeat: " + first.Reason + ")"}, attempts
+	}
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+func firstErrors(errs []string) []string { return errs[:min(3, len(errs))] }
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += "; "
+		}
+		out += x
+	}
+	return out
+}
+
+// Apply ends a check by its judgement: a failure is a finding, noise ends
+// the check not evaluated with the reason, a pass adds the reason as
+// evidence.
+func Apply(t testing.TB, j Judgement) {
+	t.Helper()
+	switch j.Outcome {
+	case Fail:
+		t.Error(j.Reason)
+	case TooNoisy:
+		audit.NotEvaluated(t, j.Reason)
+	default:
+		audit.Evidence(t, "%s", j.Reason)
+	}
+}
