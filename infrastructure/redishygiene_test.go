@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -45,10 +46,9 @@ func generateKeys(t *testing.T, tgt *testutil.Target) {
 	t.Helper()
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth
-	_, err = c.Post(ctx, p.Login.Path, "", map[string]string{p.Login.UsernameField: u.Email, p.Login.PasswordField: "wrong-password-1"})
+	_, err := c.Post(ctx, p.Login.Path, "", map[string]string{p.Login.UsernameField: u.Email, p.Login.PasswordField: "wrong-password-1"})
 	require.NoError(t, err)
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "key hygiene "+u.Email))
 	require.NoError(t, err)
@@ -83,18 +83,23 @@ func TestINF_RDS_006_KeyHygiene(t *testing.T) {
 	require.NoError(t, err, "SCAN")
 	require.NotEmpty(t, keys, "precondition: the flows above wrote Redis keys")
 	secrets := tgt.Secrets()
-	var noTTL, leaky int
+	var noTTL, leaky, gone int
 	for _, k := range keys {
 		ttl, err := rdb.TTL(ctx, k).Result()
 		require.NoError(t, err)
-		switch {
-		case ttl < 0:
+		switch keyExpiry(ttl) {
+		case keyGone:
+			gone++ // expired between SCAN and TTL: it had an expiry
+			continue
+		case keyPersistent:
 			noTTL++
 			if noTTL <= 5 {
 				t.Errorf("key %q has no expiry: cache, rate-limit and denylist keys must expire", tgt.Redact(k))
 			}
-		case ttl.Seconds() > maxTTL:
-			t.Errorf("key %q expires in %s, more than %.0f days", tgt.Redact(k), ttl, maxTTL/86400)
+		case keyExpiring:
+			if ttl.Seconds() > maxTTL {
+				t.Errorf("key %q expires in %s, more than %.0f days", tgt.Redact(k), ttl, maxTTL/86400)
+			}
 		}
 		value := k + " " + redisValue(ctx, rdb, k)
 		for _, s := range secrets {
@@ -108,7 +113,7 @@ func TestINF_RDS_006_KeyHygiene(t *testing.T) {
 	if noTTL > 5 {
 		t.Errorf("... %d keys without expiry in all", noTTL)
 	}
-	audit.Evidence(t, "%d keys scanned: %d without expiry, %d holding a raw secret", len(keys), noTTL, leaky)
+	audit.Evidence(t, "%d keys scanned: %d without expiry, %d holding a raw secret, %d expired while scanned", len(keys), noTTL, leaky, gone)
 }
 
 // redisValue renders a key's value for scanning, whatever its type.
@@ -147,4 +152,26 @@ func TestINF_RDS_007_Persistence(t *testing.T) {
 		t.Errorf("Redis persists nothing (appendonly %s, no save points): a restart forgets the token denylist and rate-limit state, "+
 			"so logged-out tokens work again", cfg["appendonly"])
 	}
+}
+
+// expiry is what Redis's TTL says of a key.
+type expiry int
+
+const (
+	keyExpiring expiry = iota
+	keyPersistent
+	keyGone
+)
+
+// keyExpiry reads a TTL reply: -1 is a key without expiry, -2 a key that
+// no longer exists (it expired after SCAN listed it), which is not a key
+// without expiry.
+func keyExpiry(ttl time.Duration) expiry {
+	switch {
+	case ttl == -2 || ttl == -2*time.Second:
+		return keyGone
+	case ttl < 0:
+		return keyPersistent
+	}
+	return keyExpiring
 }

@@ -178,8 +178,7 @@ func TestREL_RES_006_PausedDependencyDoesNotHang(t *testing.T) {
 	ctx := t.Context()
 	maxWait := time.Duration(check.Threshold("max_response_s")) * time.Second
 	c := tgt.Client(t).WithTimeout(maxWait + 20*time.Second)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	for _, svc := range []testutil.Service{testutil.ServicePostgres, testutil.ServiceRedis} {
 		dep := control(t, tgt, svc)
 		require.NoError(t, dep.Pause(ctx))
@@ -204,8 +203,7 @@ func TestREL_RES_001_RedisOutageDegradesGracefully(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t).WithTimeout(10 * time.Second)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	rd := control(t, tgt, testutil.ServiceRedis)
 	before := startedAt(t, tgt)
 
@@ -262,8 +260,7 @@ func TestREL_RES_002_PostgresRestartRecovers(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t).WithTimeout(15 * time.Second)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	conv := tgt.Profile.Conversations.Path
 	created, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "survives a database restart"})
 	require.NoError(t, err)
@@ -336,8 +333,7 @@ func TestREL_RES_003_ProviderTimeoutEnforced(t *testing.T) {
 	}
 	providerMode(t, tgt, providerstub.Mode{Provider: providerstub.OpenAI, Mode: providerstub.ModeTimeout})
 	c := tgt.Client(t).WithTimeout(timeout + 30*time.Second)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	before := providerCalls(t, tgt)
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "hung provider "+u.Email))
 	require.NoError(t, err)
@@ -366,8 +362,7 @@ func TestREL_RES_004_RetriesBoundedFallbackWorks(t *testing.T) {
 	maxAttempts := int(check.Threshold("max_attempts_per_provider"))
 	providerMode(t, tgt, providerstub.Mode{Provider: providerstub.OpenAI, Mode: providerstub.ModeFail, Status: http.StatusInternalServerError})
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	before := providerCalls(t, tgt)
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "failing provider "+u.Email))
 	require.NoError(t, err)
@@ -392,8 +387,7 @@ func TestREL_RES_005_MalformedProviderAnswersHandled(t *testing.T) {
 	ctx := t.Context()
 	providerMode(t, tgt, providerstub.Mode{Provider: "all", Mode: providerstub.ModeMalformed})
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	before := startedAt(t, tgt)
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "malformed provider "+u.Email))
 	require.NoError(t, err)
@@ -427,15 +421,13 @@ func TestREL_DAT_001_NothingLostAcrossRestart(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t).WithTimeout(15 * time.Second)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	conv := tgt.Profile.Conversations.Path
 	created, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "survives a restart"})
 	require.NoError(t, err)
 	require.Less(t, created.Status, 300, "precondition: a conversation; %s", created)
 	// A revoked token must stay revoked after the restart.
-	revoked, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	revoked := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth
 	res, err := c.Post(ctx, p.Logout.Path, revoked.AccessToken, map[string]string{p.Logout.RefreshTokenField: revoked.RefreshToken})
 	require.NoError(t, err)

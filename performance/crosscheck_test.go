@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/mvpaudit/mvpaudit/testutil/timing"
 )
 
 // TestCrossCheckWithVegetaCLI is not an audit check: it checks the
@@ -34,10 +36,10 @@ func TestCrossCheckWithVegetaCLI(t *testing.T) {
 	url := base + tgt.Profile.Health.Readiness
 
 	// Warm connections and caches first, so neither run pays for them.
-	attack(t.Context(), loadPlan{name: "warm-up", rate: rate, duration: time.Second, conns: conns,
-		targeter: vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: url})})
-	ours := attack(t.Context(), loadPlan{name: "crosscheck", rate: rate, duration: duration, conns: conns,
-		targeter: vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: url})})
+	timing.Attack(t.Context(), timing.Plan{Name: "warm-up", Rate: rate, Duration: time.Second, Conns: conns,
+		Targeter: vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: url})})
+	ours := timing.Attack(t.Context(), timing.Plan{Name: "crosscheck", Rate: rate, Duration: duration, Conns: conns,
+		Targeter: vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: url})})
 
 	attackCmd := exec.CommandContext(t.Context(), bin, "attack", fmt.Sprintf("-rate=%d/s", rate), "-duration="+duration.String(),
 		fmt.Sprintf("-max-connections=%d", conns), fmt.Sprintf("-connections=%d", conns), "-keepalive=true")
@@ -63,9 +65,9 @@ func TestCrossCheckWithVegetaCLI(t *testing.T) {
 		name        string
 		ours, their float64
 	}{
-		{"achieved rate (req/s)", ours.achievedRate, theirs.Rate},
-		{"p50 (ms)", ms(ours.p50), ms(time.Duration(theirs.Latencies.P50))},
-		{"p95 (ms)", ms(ours.p95), ms(time.Duration(theirs.Latencies.P95))},
+		{"achieved rate (req/s)", ours.Rate, theirs.Rate},
+		{"p50 (ms)", ms(ours.P50), ms(time.Duration(theirs.Latencies.P50))},
+		{"p95 (ms)", ms(ours.P95), ms(time.Duration(theirs.Latencies.P95))},
 	}
 	for _, r := range rows {
 		diff := math.Abs(r.ours-r.their) / r.their
@@ -75,8 +77,8 @@ func TestCrossCheckWithVegetaCLI(t *testing.T) {
 		}
 	}
 	t.Logf("p99 (ms): mvpaudit %.3f, vegeta CLI %.3f (tails are noisy at this rate; reported, not compared)",
-		ms(ours.p99), ms(time.Duration(theirs.Latencies.P99)))
-	if theirs.Success < 1 || ours.success < 1 {
-		t.Errorf("success: mvpaudit %.2f, vegeta CLI %.2f, want 1 for both", ours.success, theirs.Success)
+		ms(ours.P99), ms(time.Duration(theirs.Latencies.P99)))
+	if theirs.Success < 1 || ours.Success < 1 {
+		t.Errorf("success: mvpaudit %.2f, vegeta CLI %.2f, want 1 for both", ours.Success, theirs.Success)
 	}
 }

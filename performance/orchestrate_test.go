@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,19 +16,26 @@ import (
 	"github.com/mvpaudit/mvpaudit/audit"
 	"github.com/mvpaudit/mvpaudit/providerstub"
 	"github.com/mvpaudit/mvpaudit/testutil"
+	"github.com/mvpaudit/mvpaudit/testutil/timing"
 )
 
 // providerDelay is the stub's fixed latency during orchestrate runs, so
 // that what remains of the latency is the orchestrator's own.
 const providerDelay = 100 * time.Millisecond
 
-// orchestrateRun is one constant-rate run against the orchestrate route,
-// shared by the checks that judge it (latency overhead and error rate).
+// The orchestrate load: a constant rate over a provider answering in
+// providerDelay, judged by the latency and error-rate checks.
+const (
+	orchestrateRate     = 20
+	orchestrateDuration = 10 * time.Second
+)
+
+// orchestrateRun is the first orchestrate load run, shared by the checks
+// that judge it; a check that must confirm a failure runs its own.
 var orchestrateRun struct {
-	once   sync.Once
-	plan   loadPlan
-	result loadResult
-	err    error
+	once        sync.Once
+	measurement timing.Measurement
+	err         error
 }
 
 // slowProvider puts every provider of the stub at providerDelay until
@@ -57,49 +63,59 @@ func users(ctx context.Context, tgt *testutil.Target, c *testutil.Client, n int)
 	return out, nil
 }
 
-// loadOrchestrate runs the shared orchestrate load once per process.
-func loadOrchestrate(t *testing.T, tgt *testutil.Target) (loadPlan, loadResult) {
+// loadOrchestrate returns a measurement function for timing.Confirm: its
+// first call answers the run shared by the package, later calls run anew.
+func loadOrchestrate(t *testing.T, tgt *testutil.Target) func(ctx context.Context) (timing.Measurement, error) {
 	t.Helper()
 	tgt.Need(t, testutil.CapProvider)
 	base, err := tgt.BaseURL(t.Context())
 	require.NoError(t, err)
 	guardTarget(t, tgt, base)
-	orchestrateRun.once.Do(func() {
-		// No require in here: a test that stops inside Do would leave the
-		// run marked done with nothing in it.
-		ctx := context.Background()
-		rate, duration := 20, 10*time.Second
-		perUser := limitPerMinute(tgt) / 2
-		accounts, err := users(ctx, tgt, tgt.Client(t), rate*int(duration.Seconds())/perUser+1)
-		if err != nil {
-			orchestrateRun.err = fmt.Errorf("log in the load's users: %w", err)
-			return
+	calls := 0
+	return func(ctx context.Context) (timing.Measurement, error) {
+		calls++
+		if calls > 1 {
+			return runOrchestrate(ctx, t, tgt, base)
 		}
-		restore, err := slowProvider(ctx, tgt)
-		if err != nil {
-			orchestrateRun.err = err
-			return
-		}
-		defer restore()
-		var n atomic.Int64
-		orchestrateRun.plan = loadPlan{
-			name: "orchestrate", rate: rate, duration: duration, conns: 32,
-			targeter: func(target *vegeta.Target) error {
-				i := n.Add(1)
-				u := accounts[int(i)%len(accounts)]
-				body, err := json.Marshal(tgt.Profile.OrchestrateBody("", fmt.Sprintf("load request %d of %s", i, u.Email)))
-				if err != nil {
-					return err
-				}
-				target.Method, target.URL, target.Body = http.MethodPost, base+tgt.Profile.Orchestrate.Path, body
-				target.Header = http.Header{"Authorization": {"Bearer " + u.AccessToken}, "Content-Type": {"application/json"}}
-				return nil
-			},
-		}
-		orchestrateRun.result = attack(ctx, orchestrateRun.plan)
-	})
-	require.NoError(t, orchestrateRun.err, "precondition: the orchestrate load run")
-	return orchestrateRun.plan, orchestrateRun.result
+		orchestrateRun.once.Do(func() {
+			// No require in here: a test that stops inside Do would leave
+			// the run marked done with nothing in it.
+			orchestrateRun.measurement, orchestrateRun.err = runOrchestrate(context.Background(), t, tgt, base)
+		})
+		return orchestrateRun.measurement, orchestrateRun.err
+	}
+}
+
+// runOrchestrate runs the orchestrate load once, with accounts of its own
+// (enough that the load stays under the per-user rate limit: it measures
+// latency, not the limiter).
+func runOrchestrate(ctx context.Context, t *testing.T, tgt *testutil.Target, base string) (timing.Measurement, error) {
+	perUser := limitPerMinute(tgt) / 2
+	accounts, err := users(ctx, tgt, tgt.Client(t).Setup(), orchestrateRate*int(orchestrateDuration.Seconds())/perUser+1)
+	if err != nil {
+		return timing.Measurement{}, fmt.Errorf("log in the load's users: %w", err)
+	}
+	restore, err := slowProvider(ctx, tgt)
+	if err != nil {
+		return timing.Measurement{}, err
+	}
+	defer restore()
+	var n atomic.Int64
+	return timing.Run(ctx, timing.Plan{
+		Name: "orchestrate", Rate: orchestrateRate, Duration: orchestrateDuration, Conns: 32,
+		FloorURL: tgt.NoiseFloorURL(),
+		Targeter: func(target *vegeta.Target) error {
+			i := n.Add(1)
+			u := accounts[int(i)%len(accounts)]
+			body, err := json.Marshal(tgt.Profile.OrchestrateBody("", fmt.Sprintf("load request %d of %s", i, u.Email)))
+			if err != nil {
+				return err
+			}
+			target.Method, target.URL, target.Body = http.MethodPost, base+tgt.Profile.Orchestrate.Path, body
+			target.Header = http.Header{"Authorization": {"Bearer " + u.AccessToken}, "Content-Type": {"application/json"}}
+			return nil
+		},
+	}), nil
 }
 
 // limitPerMinute is the audited per-user orchestrate limit (default 60).
@@ -114,30 +130,46 @@ func limitPerMinute(tgt *testutil.Target) int {
 func TestPRF_LAT_002_OrchestrationOverhead(t *testing.T) {
 	check := audit.Begin(t, "PRF-LAT-002")
 	tgt := use(t)
-	maxP50 := check.Threshold("overhead_p50_ms")
-	maxP95 := check.Threshold("overhead_p95_ms")
-	plan, r := loadOrchestrate(t, tgt)
-	audit.Evidence(t, "POST %s at %d/s for %s, provider stub answering in %s: %s", tgt.Profile.Orchestrate.Path, plan.rate, plan.duration, providerDelay, r)
-	delay := ms(providerDelay)
-	audit.Metric(t, "p50_ms", ms(r.p50), "ms")
-	audit.Metric(t, "p95_ms", ms(r.p95), "ms")
-	audit.Metric(t, "p99_ms", ms(r.p99), "ms")
-	audit.Metric(t, "achieved_rps", r.achievedRate, "req/s")
-	audit.Metric(t, "provider_delay_ms", delay, "ms")
-	audit.Metric(t, "overhead_p50_ms", ms(r.p50)-delay, "ms")
-	audit.Metric(t, "overhead_p95_ms", ms(r.p95)-delay, "ms")
-	if r.success == 0 {
-		t.Fatalf("no request of the run succeeded (status codes %v, errors %v): nothing to measure", r.statusCodes, r.errors)
+	maxP50 := time.Duration(check.Threshold("overhead_p50_ms") * float64(time.Millisecond))
+	maxP95 := time.Duration(check.Threshold("overhead_p95_ms") * float64(time.Millisecond))
+	load := loadOrchestrate(t, tgt)
+	what := fmt.Sprintf("orchestrate at %d/s over a provider answering in %s", orchestrateRate, providerDelay)
+	var loadErr error
+	j, attempts := timing.Confirm(t.Context(), confirmPause, func(ctx context.Context) timing.Attempt {
+		m, err := load(ctx)
+		if err != nil {
+			loadErr = err
+			return timing.Attempt{Judgement: timing.Judgement{Outcome: timing.TooNoisy, Reason: err.Error()}}
+		}
+		if m.Target.Success == 0 {
+			return timing.Attempt{Judgement: timing.Judgement{Outcome: timing.TooNoisy,
+				Reason: fmt.Sprintf("no request of the run succeeded (status codes %v, errors %v): nothing to measure", m.Target.StatusCodes, firstN(m.Target.Errors, 3))},
+				Evidence: m.String(), Measurement: m}
+		}
+		// The overhead is what the orchestrator adds to the provider's
+		// fixed delay; the host's floor is judged beside it.
+		jd := timing.Worst(
+			timing.Judge("p50 overhead of "+what, m.Target.P50-providerDelay, m.Floor.P50, maxP50),
+			timing.Judge("p95 overhead of "+what, m.Target.P95-providerDelay, m.Floor.P95, maxP95),
+		)
+		if m.Target.P50 < providerDelay {
+			jd = timing.Judgement{Outcome: timing.Fail, Reason: fmt.Sprintf("orchestrate p50 %.1f ms is below the provider's %s: answers did not come from the provider (cache or mock?)",
+				ms(m.Target.P50), providerDelay)}
+		}
+		return timing.Attempt{Judgement: jd, Evidence: m.String(), Measurement: m}
+	})
+	if loadErr != nil {
+		testutil.SetupFailed(t, loadErr)
 	}
-	if got := ms(r.p50) - delay; got > maxP50 {
-		t.Errorf("orchestrate p50 %.1f ms over a provider answering in %.0f ms: %.1f ms of overhead, want at most %.0f ms", ms(r.p50), delay, got, maxP50)
+	for i, a := range attempts {
+		audit.Evidence(t, "measurement %d of %d, %s: %s", i+1, len(attempts), what, a.Evidence)
 	}
-	if got := ms(r.p95) - delay; got > maxP95 {
-		t.Errorf("orchestrate p95 %.1f ms over a provider answering in %.0f ms: %.1f ms of overhead, want at most %.0f ms", ms(r.p95), delay, got, maxP95)
-	}
-	if r.p50 < providerDelay {
-		t.Errorf("orchestrate p50 %.1f ms is below the provider's %.0f ms: answers did not come from the provider (cache or mock?)", ms(r.p50), delay)
-	}
+	m := attempts[len(attempts)-1].Measurement
+	recordLoadMetrics(t, m)
+	audit.Metric(t, "provider_delay_ms", ms(providerDelay), "ms")
+	audit.Metric(t, "overhead_p50_ms", ms(m.Target.P50-providerDelay), "ms")
+	audit.Metric(t, "overhead_p95_ms", ms(m.Target.P95-providerDelay), "ms")
+	timing.Apply(t, j)
 }
 
 func TestPRF_ERR_001_ErrorRateUnderLoad(t *testing.T) {
@@ -145,19 +177,39 @@ func TestPRF_ERR_001_ErrorRateUnderLoad(t *testing.T) {
 	tgt := use(t)
 	maxErrPct := check.Threshold("max_error_pct")
 	minRatio := check.Threshold("min_rate_ratio")
-	plan, r := loadOrchestrate(t, tgt)
-	errPct := (1 - r.success) * 100
-	audit.Metric(t, "error_pct", errPct, "%")
-	audit.Metric(t, "requested_rps", float64(plan.rate), "req/s")
-	audit.Metric(t, "achieved_rps", r.achievedRate, "req/s")
-	audit.Evidence(t, "POST %s at %d/s for %s: %s", tgt.Profile.Orchestrate.Path, plan.rate, plan.duration, r)
-	if errPct > maxErrPct {
-		t.Errorf("%.2f%% of orchestrate requests failed under a steady %d/s (status codes %v, errors %v), want at most %.1f%%",
-			errPct, plan.rate, r.statusCodes, firstN(r.errors, 3), maxErrPct)
+	load := loadOrchestrate(t, tgt)
+	what := fmt.Sprintf("orchestrate at a steady %d/s", orchestrateRate)
+	var loadErr error
+	j, attempts := timing.Confirm(t.Context(), confirmPause, func(ctx context.Context) timing.Attempt {
+		m, err := load(ctx)
+		if err != nil {
+			loadErr = err
+			return timing.Attempt{Judgement: timing.Judgement{Outcome: timing.TooNoisy, Reason: err.Error()}}
+		}
+		errPct := (1 - m.Target.Success) * 100
+		jd := timing.Judgement{Outcome: timing.Pass, Reason: fmt.Sprintf("%s: %.2f%% failed, at most %.1f%% allowed", what, errPct, maxErrPct)}
+		switch {
+		case errPct <= maxErrPct:
+		case m.Floor.Success < 1:
+			jd = timing.Judgement{Outcome: timing.TooNoisy, Reason: fmt.Sprintf("host too noisy: the floor endpoint itself failed %.2f%% of its requests", 100*(1-m.Floor.Success))}
+		default:
+			jd = timing.Judgement{Outcome: timing.Fail, Reason: fmt.Sprintf("%.2f%% of orchestrate requests failed under a steady %d/s (status codes %v, errors %v), want at most %.1f%%",
+				errPct, orchestrateRate, m.Target.StatusCodes, firstN(m.Target.Errors, 3), maxErrPct)}
+		}
+		return timing.Attempt{Judgement: timing.Worst(jd, timing.JudgeRate(what, m.Target, m.Floor, orchestrateRate, minRatio)),
+			Evidence: m.String(), Measurement: m}
+	})
+	for i, a := range attempts {
+		audit.Evidence(t, "measurement %d of %d, %s for %s: %s", i+1, len(attempts), what, orchestrateDuration, a.Evidence)
 	}
-	if r.achievedRate < float64(plan.rate)*minRatio {
-		t.Errorf("achieved %.1f req/s of the requested %d/s, want at least %.0f%%", r.achievedRate, plan.rate, minRatio*100)
+	m := attempts[len(attempts)-1].Measurement
+	if loadErr != nil {
+		testutil.SetupFailed(t, loadErr)
 	}
+	audit.Metric(t, "error_pct", (1-m.Target.Success)*100, "%")
+	audit.Metric(t, "requested_rps", orchestrateRate, "req/s")
+	audit.Metric(t, "achieved_rps", m.Target.Rate, "req/s")
+	timing.Apply(t, j)
 }
 
 func firstN(s []string, n int) []string { return s[:min(n, len(s))] }
@@ -169,8 +221,7 @@ func TestPRF_CACHE_001_CacheEffect(t *testing.T) {
 	ctx := t.Context()
 	maxRatio := check.Threshold("max_hit_to_miss_ratio")
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	restore, err := slowProvider(ctx, tgt)
 	require.NoError(t, err)
 	defer restore()
@@ -186,34 +237,45 @@ func TestPRF_CACHE_001_CacheEffect(t *testing.T) {
 	require.Equal(t, http.StatusOK, miss.Status, "precondition: the first request succeeds; %s", miss)
 	require.Equal(t, before+1, stats(), "precondition: the first request reaches the provider (is mock mode on?)")
 	const repeats = 10
-	var hits []time.Duration
-	for range repeats {
-		res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, body)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, res.Status, "%s", res)
-		if res.Field(tgt.Profile.Orchestrate.AnswerField) != miss.Field(tgt.Profile.Orchestrate.AnswerField) {
-			t.Errorf("a repeated identical request got a different answer: the cache serves something else")
+	floor := timing.NewFloor(tgt.NoiseFloorURL())
+	defer floor.Close()
+	calls := 0
+	// Cached answers are timed beside the host's floor, one floor request
+	// per answer; a slow median is a finding only if it repeats.
+	j, attempts := timing.Confirm(ctx, confirmPause, func(ctx context.Context) timing.Attempt {
+		var hits, floors []time.Duration
+		for range repeats {
+			res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, body)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, res.Status, "%s", res)
+			if res.Field(tgt.Profile.Orchestrate.AnswerField) != miss.Field(tgt.Profile.Orchestrate.AnswerField) {
+				t.Errorf("a repeated identical request got a different answer: the cache serves something else")
+			}
+			hits = append(hits, res.Duration)
+			floors = append(floors, floor.Sample(ctx))
 		}
-		hits = append(hits, res.Duration)
-	}
-	calls := stats() - before
-	hit := median(hits)
+		calls += repeats
+		hit, fl := timing.Median(hits), timing.Median(floors)
+		limit := time.Duration(maxRatio * float64(miss.Duration))
+		return timing.Attempt{
+			Judgement:   timing.Judge(fmt.Sprintf("median cached answer (miss took %s, at most %.2f of it allowed)", miss.Duration.Round(time.Millisecond), maxRatio), hit, fl, limit),
+			Evidence:    fmt.Sprintf("%d identical requests: median %s, host floor median %s", repeats, hit.Round(time.Millisecond), fl.Round(time.Millisecond)),
+			Measurement: timing.Measurement{Target: timing.Summary{P50: hit}, Floor: timing.Summary{P50: fl}},
+		}
+	})
+	provider := stats() - before
+	last := attempts[len(attempts)-1].Measurement
 	audit.Metric(t, "miss_ms", ms(miss.Duration), "ms")
-	audit.Metric(t, "hit_p50_ms", ms(hit), "ms")
-	audit.Metric(t, "provider_calls", float64(calls), "calls")
-	audit.Evidence(t, "1 miss in %s, %d identical requests: median %s, %d provider calls in all", miss.Duration.Round(time.Millisecond), repeats, hit.Round(time.Millisecond), calls)
-	if calls != 1 {
-		t.Errorf("%d identical requests made %d provider calls, want 1: the response cache does not work", repeats+1, calls)
+	audit.Metric(t, "hit_p50_ms", ms(last.Target.P50), "ms")
+	audit.Metric(t, "floor_p50_ms", ms(last.Floor.P50), "ms")
+	audit.Metric(t, "provider_calls", float64(provider), "calls")
+	for i, a := range attempts {
+		audit.Evidence(t, "measurement %d of %d, 1 miss in %s: %s", i+1, len(attempts), miss.Duration.Round(time.Millisecond), a.Evidence)
 	}
-	if ratio := float64(hit) / float64(miss.Duration); ratio > maxRatio {
-		t.Errorf("cached answers take %s against %s for the miss (ratio %.2f), want at most %.2f", hit.Round(time.Millisecond), miss.Duration.Round(time.Millisecond), ratio, maxRatio)
+	if provider != 1 {
+		t.Errorf("%d identical requests made %d provider calls, want 1: the response cache does not work", calls+1, provider)
 	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
+	timing.Apply(t, j)
 }
 
 func TestPRF_RATE_001_RateLimitExactUnderConcurrency(t *testing.T) {
@@ -221,9 +283,8 @@ func TestPRF_RATE_001_RateLimitExactUnderConcurrency(t *testing.T) {
 	tgt := use(t)
 	tgt.Need(t, testutil.CapEnvFile)
 	ctx := t.Context()
-	c := tgt.Client(t).WithTimeout(20 * time.Second)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	c := tgt.Client(t).WithTimeout(20 * time.Second).ExpectThrottling()
+	u := tgt.RequireUser(t, c)
 	limit := limitPerMinute(tgt)
 	// A fixed one-minute window would let a burst straddling the boundary
 	// through twice; start well inside a minute.
@@ -286,8 +347,7 @@ func TestPRF_MEM_001_MemoryBoundedOverSoak(t *testing.T) {
 	app, err := tgt.Container(testutil.ServiceOrchestrator)
 	require.NoError(t, err)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	// Warm up the pools and caches so that growth means retention.
 	for range 50 {
 		_, err := c.Get(ctx, tgt.Profile.Auth.Me, u.AccessToken)
@@ -298,13 +358,13 @@ func TestPRF_MEM_001_MemoryBoundedOverSoak(t *testing.T) {
 	paths := []string{tgt.Profile.Health.Liveness, tgt.Profile.Health.Readiness, tgt.Profile.Auth.Me, tgt.Profile.Conversations.Path,
 		tgt.Profile.Conversations.Path + "/00000000-0000-0000-0000-000000000000", "/no-such-route"}
 	var n atomic.Int64
-	plan := loadPlan{name: check.ID, rate: 50, duration: soak, conns: 16,
-		targeter: func(target *vegeta.Target) error {
+	plan := timing.Plan{Name: check.ID, Rate: 50, Duration: soak, Conns: 16,
+		Targeter: func(target *vegeta.Target) error {
 			target.Method, target.URL = http.MethodGet, base+paths[int(n.Add(1))%len(paths)]
 			target.Header = http.Header{"Authorization": {"Bearer " + u.AccessToken}}
 			return nil
 		}}
-	r := attack(ctx, plan)
+	r := timing.Attack(ctx, plan)
 	time.Sleep(time.Second)
 	after, err := app.Memory(ctx)
 	require.NoError(t, err)
@@ -312,13 +372,13 @@ func TestPRF_MEM_001_MemoryBoundedOverSoak(t *testing.T) {
 	audit.Metric(t, "memory_before_mib", float64(before)/(1<<20), "MiB")
 	audit.Metric(t, "memory_after_mib", float64(after)/(1<<20), "MiB")
 	audit.Metric(t, "memory_growth_mib", growth, "MiB")
-	audit.Evidence(t, "soak of %s at %d/s over %d routes: %s; orchestrator memory %.1f -> %.1f MiB", soak, plan.rate, len(paths), r,
+	audit.Evidence(t, "soak of %s at %d/s over %d routes: %s; orchestrator memory %.1f -> %.1f MiB", soak, plan.Rate, len(paths), r,
 		float64(before)/(1<<20), float64(after)/(1<<20))
 	if growth > maxGrowth {
 		t.Errorf("the orchestrator's memory grew by %.1f MiB over a %s soak of %d requests, want at most %.0f MiB: something is retained per request",
-			growth, soak, r.requests, maxGrowth)
+			growth, soak, r.Requests, maxGrowth)
 	}
-	if r.requests == 0 {
+	if r.Requests == 0 {
 		t.Errorf("the soak sent no request")
 	}
 }

@@ -1,6 +1,9 @@
 package security
 
 import (
+	"context"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"testing"
@@ -9,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/testutil"
+	"github.com/mvpaudit/mvpaudit/testutil/timing"
 )
 
 // defaultCredentials are account/password pairs seeded by templates and
@@ -30,7 +35,7 @@ func TestSEC_AUTH_004_NoDefaultCredentials(t *testing.T) {
 			res, err := c.Post(t.Context(), p.Path, "", map[string]string{p.UsernameField: name, p.PasswordField: cred[1]})
 			require.NoError(t, err)
 			if res.Status == http.StatusTooManyRequests {
-				t.Fatalf("POST %s: throttled after %d default-credential attempts, the rest could not be tried; %s", p.Path, tried, res)
+				testutil.SetupFailed(t, fmt.Errorf("POST %s: throttled after %d default-credential attempts, the rest could not be tried; %s", p.Path, tried, res))
 			}
 			if res.Status/100 == 2 || res.Field(p.AccessTokenField) != "" {
 				tgt.AddSecret(res.Field(p.AccessTokenField), res.Field(p.RefreshTokenField))
@@ -45,36 +50,70 @@ func TestSEC_AUTH_005_NoUserEnumerationByTiming(t *testing.T) {
 	check := audit.Begin(t, "SEC-AUTH-005")
 	tgt := use(t)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err, "precondition: a registered account")
 	p := tgt.Profile.Auth.Login
 	maxRatio := check.Threshold("max_ratio")
-	const samples = 5 // per kind; each is a failed login that counts against the throttles
+	// Each sample is a failed login that counts against the target's
+	// throttles (per account and per address), so a round is small: 8
+	// interleaved pairs over two accounts. Eight pairs all one way give an
+	// exact two-sided p of 2/256.
+	const pairs = 8
+	const alpha = 0.01
+	const minEffect = 10 * time.Millisecond // below it, network jitter dominates any signal
 
 	attempt := func(email string) time.Duration {
 		res, err := c.Post(t.Context(), p.Path, "", map[string]string{p.UsernameField: email, p.PasswordField: "wrong-" + randomSuffix()})
 		require.NoError(t, err)
-		require.Equal(t, http.StatusUnauthorized, res.Status, "precondition: a wrong password gives 401; %s", res)
+		if res.Status != http.StatusUnauthorized {
+			testutil.SetupFailed(t, fmt.Errorf("a wrong password must give 401 for the timing comparison: %s", res))
+		}
 		return res.Duration
 	}
 	attempt("warm-up-" + randomSuffix() + "@example.test")
-	var known, unknown []time.Duration
-	for range samples { // interleaved, so that drift hits both kinds alike
-		known = append(known, attempt(u.Email))
-		unknown = append(unknown, attempt("nobody-"+randomSuffix()+"@example.test"))
+	j, attempts := timing.Confirm(t.Context(), 2*time.Second, func(context.Context) timing.Attempt {
+		accounts := []testutil.User{tgt.RequireUser(t, c), tgt.RequireUser(t, c)}
+		var known, unknown, diffs []time.Duration
+		for i := range pairs {
+			// Interleaved pairs in a random order: drift and bursts of the
+			// host's noise hit both kinds alike.
+			k, u := time.Duration(0), time.Duration(0)
+			if rand.IntN(2) == 0 {
+				k = attempt(accounts[i%2].Email)
+				u = attempt("nobody-" + randomSuffix() + "@example.test")
+			} else {
+				u = attempt("nobody-" + randomSuffix() + "@example.test")
+				k = attempt(accounts[i%2].Email)
+			}
+			known, unknown, diffs = append(known, k), append(unknown, u), append(diffs, k-u)
+		}
+		mk, mu := timing.Median(known), timing.Median(unknown)
+		r := timing.SignedRank(diffs)
+		slow, fast := max(mk, mu), min(mk, mu)
+		ratio := float64(slow) / float64(max(fast, time.Millisecond))
+		evidence := fmt.Sprintf("%d interleaved pairs of failed logins: existing account median %s, unknown account median %s (ratio %.2f, at most %.2f allowed); "+
+			"paired differences median %s, spread %s, Wilcoxon signed-rank p = %.4f",
+			pairs, mk.Round(time.Millisecond), mu.Round(time.Millisecond), ratio, maxRatio, r.Median.Round(time.Millisecond), r.Spread.Round(time.Millisecond), r.P)
+		a := timing.Attempt{Evidence: evidence, Measurement: timing.Measurement{Target: timing.Summary{P50: mk}, Floor: timing.Summary{P50: mu}}}
+		switch {
+		case ratio <= maxRatio || max(r.Median, -r.Median) <= minEffect:
+			a.Judgement = timing.Judgement{Outcome: timing.Pass, Reason: "failed logins take the same time for existing and unknown accounts"}
+		case r.P < alpha:
+			a.Judgement = timing.Judgement{Outcome: timing.Fail, Reason: fmt.Sprintf(
+				"POST %s with a wrong password takes %s for an existing account and %s for an unknown one, consistently over %d interleaved pairs (p = %.4f): "+
+					"response time tells accounts apart; verify a dummy hash for unknown accounts", p.Path, mk.Round(time.Millisecond), mu.Round(time.Millisecond), pairs, r.P)}
+		default:
+			a.Judgement = timing.Judgement{Outcome: timing.TooNoisy, Reason: fmt.Sprintf(
+				"host too noisy: the medians differ (%s against %s) but the pairs disagree (p = %.3f, spread %s), so neither a leak nor its absence can be told",
+				mk.Round(time.Millisecond), mu.Round(time.Millisecond), r.P, r.Spread.Round(time.Millisecond))}
+		}
+		return a
+	})
+	for i, a := range attempts {
+		audit.Evidence(t, "round %d of %d: %s", i+1, len(attempts), a.Evidence)
 	}
-	mk, mu := median(known), median(unknown)
-	audit.Metric(t, "known_account_median_ms", msOf(mk), "ms")
-	audit.Metric(t, "unknown_account_median_ms", msOf(mu), "ms")
-	slow, fast := max(mk, mu), min(mk, mu)
-	ratio := float64(slow) / float64(max(fast, time.Millisecond))
-	audit.Evidence(t, "failed logins, median of %d: existing account %s, unknown account %s (ratio %.2f, at most %.2f allowed)",
-		samples, mk.Round(time.Millisecond), mu.Round(time.Millisecond), ratio, maxRatio)
-	// Below 10 ms of difference the network jitter dominates any signal.
-	if ratio > maxRatio && slow-fast > 10*time.Millisecond {
-		t.Errorf("POST %s with a wrong password takes %s for an existing account and %s for an unknown one: "+
-			"response time tells accounts apart; verify a dummy hash for unknown accounts", p.Path, mk.Round(time.Millisecond), mu.Round(time.Millisecond))
-	}
+	last := attempts[len(attempts)-1].Measurement
+	audit.Metric(t, "known_account_median_ms", msOf(last.Target.P50), "ms")
+	audit.Metric(t, "unknown_account_median_ms", msOf(last.Floor.P50), "ms")
+	timing.Apply(t, j)
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,6 +69,8 @@ type Target struct {
 	mu      sync.Mutex
 	secrets []string
 	closers []func()
+	tallies map[testing.TB]*tally // per running check, see probe.go
+	live    map[string]bool       // tokens issued to the audit and not retired
 }
 
 // BaseURL returns the orchestrator's current base URL, e.g.
@@ -367,4 +370,15 @@ func passwordOf(rawURL string) string {
 	}
 	pw, _ := u.User.Password()
 	return pw
+}
+
+// NoiseFloorURL is a trivial endpoint on the same network path as the
+// target (the provider stub's /health, published like the target's port),
+// for timing checks to measure the host's own noise beside the target. It
+// is empty when the audit has no stub; timing then uses a loopback server.
+func (t *Target) NoiseFloorURL() string {
+	if t.Stub == nil {
+		return ""
+	}
+	return strings.TrimRight(t.Stub.BaseURL, "/") + "/health"
 }
