@@ -13,7 +13,7 @@ AUDIT_ENV_FILE ?= deploy/production.env
 export AUDIT_ENV_FILE
 
 # Tests with containers take minutes; bound them so a hang cannot eat CI.
-TEST_TIMEOUT ?= 20m
+TEST_TIMEOUT ?= 40m
 
 .PHONY: all images test test-short audit crosscheck lint fmt vet clean clean-images
 

@@ -39,7 +39,7 @@ func Begin(t testing.TB, id string) Check {
 // hold newlines, so they become " | ").
 func Evidence(t testing.TB, format string, args ...any) {
 	t.Helper()
-	t.Attr(AttrEvidence, oneLine(fmt.Sprintf(format, args...)))
+	t.Attr(AttrEvidence, OneLine(fmt.Sprintf(format, args...)))
 }
 
 // Metric attaches a measurement, e.g. Metric(t, "p95_ms", 12.3, "ms"); the
@@ -53,7 +53,7 @@ func Metric(t testing.TB, name string, value float64, unit string) {
 // nothing about the target (and is never a pass).
 func HarnessError(t testing.TB, err error) {
 	t.Helper()
-	t.Attr(AttrHarnessError, oneLine(err.Error()))
+	t.Attr(AttrHarnessError, OneLine(err.Error()))
 	t.Fatalf("harness error: %v", err)
 }
 
@@ -63,6 +63,7 @@ func NotEvaluated(t testing.TB, reason string) {
 	t.Skip("not evaluated: " + reason)
 }
 
-func oneLine(s string) string {
+// OneLine folds s into one line for an attr value.
+func OneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), " | ")
 }

@@ -91,8 +91,7 @@ func TestDEP_RUN_003_GracefulDrainOnSIGTERM(t *testing.T) {
 	base, err := o.BaseURL(ctx)
 	require.NoError(t, err)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 
 	const delay = 3 * time.Second
 	require.NoError(t, tgt.Stub.SetMode(ctx, providerstub.Mode{Provider: "all", Mode: providerstub.ModeSlow, DelayMS: int(delay.Milliseconds())}))

@@ -41,8 +41,7 @@ func TestFUN_AUTH_002_LoginFailures(t *testing.T) {
 	audit.Begin(t, "FUN-AUTH-002")
 	tgt := use(t)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth.Login
 	attempts := map[string]map[string]string{
 		"wrong password": {p.UsernameField: u.Email, p.PasswordField: "not-the-password"},
@@ -74,8 +73,7 @@ func TestFUN_AUTH_003_RefreshAndLogout(t *testing.T) {
 	audit.Begin(t, "FUN-AUTH-003")
 	tgt := use(t)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth
 	res, err := c.Post(t.Context(), p.Refresh.Path, "", map[string]string{p.Refresh.RefreshTokenField: u.RefreshToken})
 	require.NoError(t, err)
@@ -139,8 +137,7 @@ func TestFUN_VAL_001_InvalidRequestsRejected(t *testing.T) {
 	tgt.Need(t, testutil.CapProvider)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	before, err := tgt.Stub.Stats(ctx)
 	require.NoError(t, err)
 	path := tgt.Profile.Orchestrate.Path
@@ -174,8 +171,7 @@ func TestFUN_CNV_001_ConversationLifecycle(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	path := tgt.Profile.Conversations.Path
 	res, err := c.Post(ctx, path, u.AccessToken, map[string]string{"title": "lifecycle"})
 	require.NoError(t, err)
@@ -225,8 +221,7 @@ func TestFUN_CCH_001_ResponseCache(t *testing.T) {
 	tgt.Need(t, testutil.CapProvider)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	body := tgt.Profile.OrchestrateBody("", "cache probe "+u.Email)
 	before, err := tgt.Stub.Stats(ctx)
 	require.NoError(t, err)
@@ -248,8 +243,7 @@ func TestFUN_FBK_001_ProviderFallback(t *testing.T) {
 	tgt.Need(t, testutil.CapProvider)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	require.NoError(t, tgt.Stub.SetMode(ctx, providerstub.Mode{Provider: providerstub.OpenAI, Mode: providerstub.ModeFail, Status: 503}))
 	t.Cleanup(func() {
 		_ = tgt.Stub.SetMode(context.Background(), providerstub.Mode{Provider: "all", Mode: providerstub.ModeOK})

@@ -19,8 +19,7 @@ func TestFUN_CFG_001_NotMockAnswers(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err, "precondition: a logged-in user")
+	u := tgt.RequireUser(t, c)
 
 	path := tgt.Profile.Orchestrate.Path
 	var answers []string

@@ -23,8 +23,7 @@ func TestFUN_MDL_001_ModelsListedAndAnswerable(t *testing.T) {
 	}
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	res, err := c.Get(ctx, path, u.AccessToken)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.Status, "GET %s; %s", path, res)
@@ -83,8 +82,7 @@ func TestFUN_CNV_002_PaginationBounds(t *testing.T) {
 	}
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	for i := range 3 {
 		res, err := c.Post(ctx, p.Path, u.AccessToken, map[string]string{"title": fmt.Sprintf("page %d", i)})
 		require.NoError(t, err)
@@ -149,8 +147,7 @@ func TestFUN_CNV_003_OrchestrateContinuesConversation(t *testing.T) {
 	}
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	orch := tgt.Profile.Orchestrate.Path
 	res, err := c.Post(ctx, orch, u.AccessToken, tgt.Profile.OrchestrateBody("", "first turn "+u.Email))
 	require.NoError(t, err)
@@ -182,8 +179,7 @@ func TestFUN_CNV_003_OrchestrateContinuesConversation(t *testing.T) {
 		t.Errorf("stored messages are not the exchange in order: %+v", msgs)
 	}
 	// Someone else's conversation cannot be continued.
-	other, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	other := tgt.RequireUser(t, c)
 	body = tgt.Profile.OrchestrateBody("", "hijack "+other.Email)
 	body[field] = conv
 	res, err = c.Post(ctx, orch, other.AccessToken, body)
@@ -198,8 +194,7 @@ func TestFUN_AUTH_004_RegistrationValidated(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth
 	name, pass := p.Login.UsernameField, p.Login.PasswordField
 	cases := []struct {
@@ -236,8 +231,7 @@ func TestFUN_USG_001_UsageAndProviderReported(t *testing.T) {
 	tgt.Need(t, testutil.CapProvider)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "count my tokens please "+u.Email))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.Status, "%s", res)

@@ -18,8 +18,7 @@ func TestFUN_ORC_001_OrchestrateThroughProvider(t *testing.T) {
 	ctx := t.Context()
 	c := tgt.Client(t)
 
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err, "precondition: a logged-in user")
+	u := tgt.RequireUser(t, c)
 	before, err := tgt.Stub.Stats(ctx)
 	require.NoError(t, err, "precondition: provider stub statistics")
 

@@ -36,8 +36,7 @@ func TestStackEndToEnd(t *testing.T) {
 	require.Equal(t, "false", tgt.Env.Get("USE_MOCK"), "precondition: the audited config calls real providers")
 
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 
 	before, err := tgt.Stub.Stats(ctx)
 	require.NoError(t, err)

@@ -17,8 +17,7 @@ func TestSEC_HDR_001_SecurityHeaders(t *testing.T) {
 	audit.Begin(t, "SEC-HDR-001")
 	tgt := use(t)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	probes := []testutil.Request{
 		{Method: http.MethodGet, Path: tgt.Profile.Auth.Me, Token: u.AccessToken},
 		{Method: http.MethodGet, Path: tgt.Profile.Auth.Me},
@@ -135,8 +134,7 @@ func TestSEC_ERR_001_ErrorsAreNotVerbose(t *testing.T) {
 	audit.Begin(t, "SEC-ERR-001")
 	tgt := use(t)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	path := tgt.Profile.Orchestrate.Path
 	bodies := [][]byte{[]byte(`{"model":`), []byte("\xff\xfe\xfd"), []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"max_tokens":18446744073709551616}`),
 		[]byte(`{"model":["x"],"messages":{}}`), []byte(`[]`)}

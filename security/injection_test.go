@@ -41,8 +41,7 @@ func TestSEC_INJ_001_NoSQLInjection(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	conv := tgt.Profile.Conversations.Path
 	res, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "baseline"})
 	require.NoError(t, err)
@@ -149,13 +148,18 @@ func TestSEC_INJ_002_NoHeaderInjection(t *testing.T) {
 		"X-Forwarded-Host":        "GET /api/v1//me HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-Host: evil.example\r\n\r\n",
 		"raw CR LF in the header": "GET " + live + " HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: a\rX-Injected: 1\r\n\r\n",
 	}
+	answered := 0
 	for what, raw := range requests {
 		res, body, err := rawRequest(t.Context(), tgt, raw)
+		if testutil.NotConnected(err) {
+			testutil.SetupFailed(t, fmt.Errorf("%s: the connection could not be made: %v", what, err))
+		}
 		if err != nil {
 			// Closing the connection on a malformed request is a refusal.
 			audit.Evidence(t, "%s: connection closed without an answer (%v)", what, err)
 			continue
 		}
+		answered++
 		first := strings.SplitN(raw, "\r\n", 2)[0]
 		audit.Evidence(t, "%s: %s -> %d", what, tgt.Redact(first), res.StatusCode)
 		if res.Header.Get("X-Injected") != "" || strings.Contains(res.Header.Get("Set-Cookie"), "injected") {
@@ -170,6 +174,11 @@ func TestSEC_INJ_002_NoHeaderInjection(t *testing.T) {
 		if strings.Contains(res.Header.Get("Location"), "evil.example") || strings.Contains(string(body), "evil.example") {
 			t.Errorf("%s (%s): the answer builds a URL from the client's Host: Location %q", what, first, res.Header.Get("Location"))
 		}
+	}
+	if answered == 0 {
+		// Well-formed requests among them (markup or an overlong ID, another
+		// Host) deserve an answer: a target that answers none was not reached.
+		audit.HarnessError(t, fmt.Errorf("none of the %d requests got an answer: the target was not reached", len(requests)))
 	}
 }
 

@@ -18,8 +18,7 @@ func TestSEC_JWT_004_AlgNoneRejected(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err, "precondition: a logged-in user")
+	u := tgt.RequireUser(t, c)
 	me := tgt.Profile.Auth.Me
 
 	// Baseline: the genuine token works, so a 401 below is the forgery's.
@@ -50,7 +49,7 @@ func TestSEC_JWT_004_AlgNoneRejected(t *testing.T) {
 // probeToken sends a forged token to the profile's "me" route and wants 401.
 func probeToken(t *testing.T, c *testutil.Client, me, what, token string) {
 	t.Helper()
-	res, err := c.Get(t.Context(), me, token)
+	res, err := c.Do(t.Context(), testutil.Request{Method: http.MethodGet, Path: me, Token: token, Label: what})
 	if err != nil {
 		t.Errorf("GET %s with %s: %v", me, what, err)
 		return
@@ -66,8 +65,7 @@ func session(t *testing.T) (*testutil.Target, *testutil.Client, testutil.User, j
 	t.Helper()
 	tgt := use(t)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err, "precondition: a logged-in user")
+	u := tgt.RequireUser(t, c)
 	res, err := c.Get(t.Context(), tgt.Profile.Auth.Me, u.AccessToken)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, res.Status, "precondition: the genuine token works; %s", res)

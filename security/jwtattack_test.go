@@ -43,7 +43,7 @@ func TestSEC_JWT_002_MalformedTokensAndPlacements(t *testing.T) {
 		"genuine token, lower case": strings.ToLower(u.AccessToken),
 	}
 	for what, tok := range malformed {
-		res, err := c.Get(t.Context(), me, tok)
+		res, err := c.Do(t.Context(), testutil.Request{Method: http.MethodGet, Path: me, Token: tok, Label: what})
 		if err != nil {
 			t.Errorf("GET %s with a %s: %v", me, what, err)
 			continue
@@ -65,6 +65,7 @@ func TestSEC_JWT_002_MalformedTokensAndPlacements(t *testing.T) {
 		"a raw token (no Bearer scheme)": {Method: http.MethodGet, Path: me, Header: http.Header{"Authorization": {u.AccessToken}}},
 	}
 	for what, req := range placements {
+		req.Label = "genuine token in " + what
 		res, err := c.Do(t.Context(), req)
 		require.NoError(t, err)
 		if res.Status/100 == 2 {
@@ -204,7 +205,7 @@ func TestSEC_JWT_008_KidInjection(t *testing.T) {
 	for _, b := range battery {
 		forged, err := jwtforge.SignHMAC(jwtforge.WithHeader(admin, map[string]any{"kid": b.kid}), "HS256", []byte(b.key))
 		require.NoError(t, err)
-		res, err := c.Get(t.Context(), me, forged)
+		res, err := c.Do(t.Context(), testutil.Request{Method: http.MethodGet, Path: me, Token: forged, Label: "kid " + b.kid})
 		if err != nil {
 			t.Errorf("GET %s with kid %q: %v", me, b.kid, err)
 			continue

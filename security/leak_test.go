@@ -42,8 +42,7 @@ func TestSEC_INJ_003_SystemPromptNotLeaked(t *testing.T) {
 	}
 	echoMode(t, tgt)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	for _, prompt := range injections {
 		res, err := c.Post(t.Context(), tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", prompt+" "+u.Email))
 		require.NoError(t, err)
@@ -61,8 +60,7 @@ func TestSEC_INJ_004_SecretsNotInResponses(t *testing.T) {
 	tgt := use(t)
 	echoMode(t, tgt)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	// Ask for secrets, and paste one in: an echoing model repeats it.
 	secrets := tgt.Env.Secrets()
 	prompts := append([]string{}, injections...)
@@ -94,8 +92,7 @@ func TestSEC_SECRET_001_NoSecretsInLogs(t *testing.T) {
 	tgt.Need(t, testutil.CapContainers)
 	c := tgt.Client(t)
 	// Make sure the logs hold a login, a refresh and a failure to look at.
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth
 	_, _ = c.Post(t.Context(), p.Login.Path, "", map[string]string{p.Login.UsernameField: u.Email, p.Login.PasswordField: "wrong-" + u.Password})
 	_, _ = c.Post(t.Context(), p.Refresh.Path, "", map[string]string{p.Refresh.RefreshTokenField: u.RefreshToken})

@@ -34,8 +34,7 @@ func TestSEC_RATE_002_ServerLimits(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	base, err := tgt.BaseURL(ctx)
 	require.NoError(t, err)
 	orch := tgt.Profile.Orchestrate.Path
@@ -62,6 +61,9 @@ func TestSEC_RATE_002_ServerLimits(t *testing.T) {
 		start := time.Now()
 		res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 		took := time.Since(start)
+		if testutil.NotConnected(err) {
+			testutil.SetupFailed(t, fmt.Errorf("POST %s with %s: the connection could not be made: %v", orch, what, err))
+		}
 		if err != nil {
 			// The server may close the connection mid-upload; that is a refusal
 			// as long as it came quickly.
@@ -79,8 +81,8 @@ func TestSEC_RATE_002_ServerLimits(t *testing.T) {
 	}
 
 	// (b) A 64 KB header is refused.
-	res, err := c.Do(ctx, testutil.Request{Method: http.MethodGet, Path: tgt.Profile.Health.Liveness,
-		Header: http.Header{"X-Padding": {strings.Repeat("a", 64<<10)}}})
+	res, err := c.ExpectNoAnswer().Do(ctx, testutil.Request{Method: http.MethodGet, Path: tgt.Profile.Health.Liveness,
+		Header: http.Header{"X-Padding": {strings.Repeat("a", 64<<10)}}, Label: "64 KB header"})
 	switch {
 	case err != nil:
 		audit.Evidence(t, "a 64 KB header: connection ended (%v)", err)
@@ -147,8 +149,7 @@ func TestSEC_RATE_003_AmplificationCapped(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	orch := tgt.Profile.Orchestrate.Path
 	maxTokens := int(check.Threshold("max_tokens"))
 	maxPage := int(check.Threshold("max_page_size"))
@@ -239,8 +240,7 @@ func TestSEC_AUTHZ_004_NoSensitivePropertiesInResponses(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	var token = u.AccessToken
 	if tgt.Has(testutil.CapAdminUser) {
 		if a, err := tgt.NewAdmin(ctx, c); err == nil {

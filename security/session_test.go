@@ -16,6 +16,7 @@ func TestSEC_JWT_013_TokenRevokedOnLogout(t *testing.T) {
 	res, err := c.Post(t.Context(), p.Logout.Path, u.AccessToken, map[string]string{p.Logout.RefreshTokenField: u.RefreshToken})
 	require.NoError(t, err)
 	require.Less(t, res.Status, 300, "precondition: logout succeeds; %s", res)
+	tgt.Retire(u.AccessToken) // refused from now on, which is the point
 
 	probeToken(t, c, p.Me, "the access token after logout", u.AccessToken)
 	res, err = c.Post(t.Context(), p.Refresh.Path, "", map[string]string{p.Refresh.RefreshTokenField: u.RefreshToken})
@@ -54,10 +55,8 @@ func TestSEC_AUTHZ_001_ObjectLevelAuthorization(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	a, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
-	b, err := tgt.NewUser(ctx, c)
-	require.NoError(t, err)
+	a := tgt.RequireUser(t, c)
+	b := tgt.RequireUser(t, c)
 	path := tgt.Profile.Conversations.Path
 	res, err := c.Post(ctx, path, a.AccessToken, map[string]string{"title": "private to A"})
 	require.NoError(t, err)
@@ -88,8 +87,7 @@ func TestSEC_AUTHZ_002_AdminFunctionsNeedAdmin(t *testing.T) {
 	audit.Begin(t, "SEC-AUTHZ-002")
 	tgt := use(t)
 	c := tgt.Client(t)
-	u, err := tgt.NewUser(t.Context(), c)
-	require.NoError(t, err)
+	u := tgt.RequireUser(t, c)
 	if len(tgt.Profile.Admin) == 0 {
 		t.Skip("not evaluated: the profile names no admin routes")
 	}

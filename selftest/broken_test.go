@@ -39,9 +39,7 @@ func cleanRun(t *testing.T) Outcome {
 // The default image on the default configuration: GO, and not one check
 // failing, erroring, missing or left unevaluated (no false alarm).
 func TestCleanBuildIsGO(t *testing.T) {
-	if testing.Short() {
-		t.Skip("audits a whole stack")
-	}
+	needWholeRun(t)
 	o := cleanRun(t)
 	t.Logf("clean: %s in %.0fs, %d checks", o.Decision.Verdict, o.Wall.Seconds(), len(o.Decision.Checks))
 	require.NoError(t, o.RunErr)
@@ -116,9 +114,7 @@ func killDuring(service string, after time.Duration) func(ctx context.Context, l
 }
 
 func TestBrokenEvidenceIsNeverGO(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts stacks")
-	}
+	needWholeRun(t)
 	dir := workDir(t)
 	run := func(t *testing.T, v Variant) Outcome {
 		o, err := Run(context.Background(), v, dir, logWriter{t})

@@ -60,9 +60,7 @@ func summary(checks []report.CheckResult) string {
 }
 
 func TestDefectCorpus(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a stack per planted defect")
-	}
+	needWholeRun(t)
 	dir := workDir(t)
 	clean := cleanRun(t)
 	// Two variants at a time (go test's -parallel, GOMAXPROCS here): each

@@ -25,21 +25,29 @@ type Client struct {
 	tb       testing.TB
 	target   *Target
 	http     *http.Client
-	recorded int
+	recorded *int
+	tally    *tally // nil for the harness's own client
+
+	setup, expectThrottling, expectNoAnswer bool
 }
 
 // Client returns an HTTP client bound to one check. It does not follow
 // redirects: a check wants to see them. Client(nil) is the harness's own
 // client, which records no evidence.
 func (t *Target) Client(tb testing.TB) *Client {
-	return &Client{
-		tb:     tb,
-		target: t,
+	c := &Client{
+		tb:       tb,
+		target:   t,
+		recorded: new(int),
 		http: &http.Client{
 			Timeout:       30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
+	if tb != nil {
+		c.tally = t.tallyFor(tb)
+	}
+	return c
 }
 
 // WithTimeout returns a copy whose requests give up after d.
@@ -59,6 +67,9 @@ type Request struct {
 	Header  http.Header
 	Body    any
 	RawBody []byte
+	// Label names the variant a probe sends (e.g. "alg=none token"), so
+	// that evidence lines of a sweep tell one request from the next.
+	Label string
 }
 
 // Response is what came back.
@@ -126,6 +137,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	start := time.Now()
 	hres, err := c.http.Do(hreq)
 	if err != nil {
+		c.note(req, nil, err)
 		c.record(fmt.Sprintf("%s -> error: %v", c.describe(req), err))
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
 	}
@@ -134,11 +146,25 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	res := &Response{Request: req, Status: hres.StatusCode, Header: hres.Header, Body: data,
 		Duration: time.Since(start), redact: c.target.Redact}
 	if err != nil {
+		c.note(req, nil, err)
 		c.record(fmt.Sprintf("%s -> %d, body read error: %v", c.describe(req), res.Status, err))
 		return res, fmt.Errorf("%s %s: read body: %w", req.Method, req.Path, err)
 	}
+	c.note(req, res, nil)
 	c.record(res.String())
 	return res, nil
+}
+
+// note counts the request in the check's tally (see probe.go).
+func (c *Client) note(req Request, res *Response, err error) {
+	if c.tally == nil {
+		return
+	}
+	if c.setup {
+		c.tally.note(true, "")
+		return
+	}
+	c.tally.note(false, c.classify(req, res, err))
 }
 
 // Get is Do with GET.
@@ -156,14 +182,14 @@ func (c *Client) describe(req Request) string {
 }
 
 func (c *Client) record(line string) {
-	if c.tb == nil {
-		return // a harness client (Client(nil)) records no evidence
+	if c.tb == nil || c.setup {
+		return // the harness's own client and set-up requests are not evidence lines
 	}
-	c.recorded++
+	*c.recorded++
 	switch {
-	case c.recorded < maxEvidence:
+	case *c.recorded < maxEvidence:
 		audit.Evidence(c.tb, "%s", c.target.Redact(line))
-	case c.recorded == maxEvidence:
+	case *c.recorded == maxEvidence:
 		audit.Evidence(c.tb, "(further requests not recorded)")
 	}
 }
@@ -183,6 +209,9 @@ var bearerPattern = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+`)
 
 func describeRequest(req Request, redact func(string) string) string {
 	var b strings.Builder
+	if req.Label != "" {
+		b.WriteString("[" + req.Label + "] ")
+	}
 	b.WriteString(req.Method + " " + req.Path)
 	var hs []string
 	if req.Token != "" {
@@ -196,7 +225,7 @@ func describeRequest(req Request, redact func(string) string) string {
 				v = "[redacted]"
 			}
 		}
-		hs = append(hs, k+": "+v)
+		hs = append(hs, k+": "+shorten(v, maxHeaderShown))
 	}
 	if len(hs) > 0 {
 		b.WriteString(" (" + strings.Join(hs, "; ") + ")")
@@ -206,6 +235,18 @@ func describeRequest(req Request, redact func(string) string) string {
 		s = redact(s)
 	}
 	return s
+}
+
+// maxHeaderShown bounds a header value in evidence: a probe's 64 KB header
+// is described, not copied.
+const maxHeaderShown = 120
+
+// shorten keeps the start of s and says how long it was.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("%s... [%d bytes]", s[:n], len(s))
 }
 
 // excerpt shortens a body to one line of at most n bytes.

@@ -83,8 +83,7 @@ func TestStackStartsAttachesAndLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, res.Status, "%s", res)
 
-	admin, err := tgt.NewAdmin(ctx, c)
-	require.NoError(t, err)
+	admin := tgt.RequireAdmin(t, c)
 	res, err = c.Get(ctx, tgt.Profile.Admin[0].Path, admin.AccessToken)
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, res.Status, "admin route as admin: %s", res)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"testing"
 )
 
 // User is an account the audit created (or was given) on the target.
@@ -26,7 +27,7 @@ func (t *Target) NewUser(ctx context.Context, c *Client) (User, error) {
 	}
 	t.AddSecret(u.Password)
 	p := t.Profile.Auth
-	res, err := c.Post(ctx, p.Register.Path, "", map[string]string{
+	res, err := c.Setup().Post(ctx, p.Register.Path, "", map[string]string{
 		p.Login.UsernameField: u.Email,
 		p.Login.PasswordField: u.Password,
 	})
@@ -46,7 +47,7 @@ func (t *Target) NewUser(ctx context.Context, c *Client) (User, error) {
 // Login obtains fresh tokens for u.
 func (t *Target) Login(ctx context.Context, c *Client, u *User) error {
 	p := t.Profile.Auth.Login
-	res, err := c.Post(ctx, p.Path, "", map[string]string{p.UsernameField: u.Email, p.PasswordField: u.Password})
+	res, err := c.Setup().Post(ctx, p.Path, "", map[string]string{p.UsernameField: u.Email, p.PasswordField: u.Password})
 	if err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
@@ -58,7 +59,34 @@ func (t *Target) Login(ctx context.Context, c *Client, u *User) error {
 		return fmt.Errorf("login: no %q in the answer", p.AccessTokenField)
 	}
 	t.AddSecret(u.AccessToken, u.RefreshToken)
+	t.issued(u.AccessToken)
 	return nil
+}
+
+// RequireUser is NewUser for a check that cannot go on without the
+// account: a failure ends the check as a harness error, never a finding.
+func (t *Target) RequireUser(tb testing.TB, c *Client) User {
+	tb.Helper()
+	u, err := t.NewUser(tb.Context(), c)
+	if err != nil {
+		SetupFailed(tb, fmt.Errorf("a registered, logged-in account: %w", err))
+	}
+	return u
+}
+
+// RequireAdmin is NewAdmin for a check that cannot go on without it; a
+// target that offers no admin account makes the check not evaluated.
+func (t *Target) RequireAdmin(tb testing.TB, c *Client) User {
+	tb.Helper()
+	u, err := t.NewAdmin(tb.Context(), c)
+	var unavailable *UnavailableError
+	switch {
+	case errors.As(err, &unavailable):
+		tb.Skip(unavailable.Error())
+	case err != nil:
+		SetupFailed(tb, fmt.Errorf("an admin account: %w", err))
+	}
+	return u
 }
 
 // NewAdmin returns a logged-in account with the admin role: the configured
