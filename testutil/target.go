@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -90,6 +91,40 @@ func (t *Target) Container(s Service) (*Container, error) {
 		return c, nil
 	}
 	return nil, &UnavailableError{Capability: CapContainers}
+}
+
+// DialRaw opens a connection to the target's HTTP port for requests the Go
+// HTTP client refuses to send (CR/LF in headers, trickled headers). For an
+// https target it is a TLS connection, verified as the audit's HTTP client
+// verifies (the system's roots, the URL's host name).
+func (t *Target) DialRaw(ctx context.Context) (net.Conn, error) {
+	base, err := t.BaseURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "https" {
+		d := tls.Dialer{Config: &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}}
+		return d.DialContext(ctx, "tcp", dialAddress(u))
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", dialAddress(u))
+}
+
+// dialAddress is the host:port of a URL, with the scheme's default port
+// when the URL names none (https://gateway.example is gateway.example:443).
+func dialAddress(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // Docker returns the Docker client used for container control (nil when
