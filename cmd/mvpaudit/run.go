@@ -51,6 +51,13 @@ func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
 		abs, _ := filepath.Abs(o.Policy)
 		os.Setenv("AUDIT_POLICY", abs) // checks read their thresholds from it
 	}
+	if cfg.Mode() == testutil.ModeExternal {
+		// One request before go test and before the reports: a target
+		// that does not answer would fail every check for one cause.
+		if err := testutil.Reachable(context.Background(), cfg); err != nil {
+			return exitUsage, err
+		}
+	}
 	var names []string
 	if *sections != "" {
 		names = strings.Split(*sections, ",")
