@@ -22,7 +22,7 @@ func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.SetOutput(stderr)
 	var o reportOptions
 	o.register(fs)
-	envFile := fs.String("env-file", "", "audited configuration (default $AUDIT_ENV_FILE or deploy/production.env)")
+	envFile := fs.String("env-file", "", "audited configuration (default $AUDIT_ENV_FILE, else deploy/production.env for the hermetic stack and none for an external target)")
 	sections := fs.String("sections", "", "comma-separated sections to run (default all)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "bound on the whole test run")
 	if err := fs.Parse(args); err != nil {
