@@ -38,6 +38,7 @@ const (
 	CapProvider   Capability = "control of the LLM provider stub (hermetic stack only)"
 	CapContainers Capability = "container control (hermetic stack only)"
 	CapAdminUser  Capability = "an admin account (AUDIT_ADMIN_EMAIL/AUDIT_ADMIN_PASSWORD, or a database connection)"
+	CapSources    Capability = "the target's source code and documents (an AUDIT_PROFILE naming them: config.source, config.reference, docs.runbook, migrations.dir)"
 )
 
 // Target is the service under audit and everything the audit may use on it.
@@ -150,6 +151,8 @@ func (t *Target) Has(c Capability) bool {
 		return len(t.containers) > 0
 	case CapAdminUser:
 		return t.admin.email != "" || t.AdminDB != nil || t.DB != nil
+	case CapSources:
+		return len(t.Profile.Files()) > 0
 	}
 	return false
 }
@@ -273,11 +276,20 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 }
 
 // External builds a Target for a running deployment (AUDIT_TARGET_URL).
-// Only what the user supplied is available; the rest is reported missing.
+// Only what the user supplied is available; the rest is reported missing:
+// the env file only when the user named one (AUDIT_ENV_FILE), the target's
+// sources and documents only when the user's profile (AUDIT_PROFILE) names
+// them.
 func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 	profile, err := LoadProfile(cfg.Profile)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Profile == "" {
+		// The built-in profile's files are this repository's, the
+		// reference orchestrator's: no evidence about someone else's
+		// deployment. Its API shape is only what the checks try.
+		profile = profile.withoutFiles()
 	}
 	t := &Target{Mode: ModeExternal, Profile: profile, baseURL: strings.TrimRight(cfg.TargetURL, "/")}
 	defer func() {

@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,4 +69,53 @@ func TestDialRawSpeaksTheTargetsScheme(t *testing.T) {
 	assert.ErrorAs(t, err, &verr, "a TLS handshake that verifies the certificate")
 	_, clientErr := (&http.Client{}).Get(secure.URL)
 	assert.ErrorAs(t, clientErr, &verr, "the audit's HTTP client verifies certificates too")
+}
+
+// Nothing of this repository is evidence about an external target: with
+// the built-in profile and no env file named by the user, the checks that
+// read the env file or the target's sources and documents are not
+// evaluated; what the user names is used.
+func TestExternalTargetUsesOnlyWhatTheUserGave(t *testing.T) {
+	for _, k := range []string{"AUDIT_ENV_FILE", "AUDIT_PROFILE", "AUDIT_STACK", "AUDIT_DATABASE_URL", "AUDIT_REDIS_URL",
+		"AUDIT_ADMIN_EMAIL", "AUDIT_ADMIN_PASSWORD", "AUDIT_START_TIMEOUT", "AUDIT_VERBOSE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AUDIT_TARGET_URL", "http://127.0.0.1:1")
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err)
+	assert.Empty(t, cfg.EnvFile, "no default env file in external mode")
+	assert.Empty(t, cfg.Profile, "the built-in profile")
+
+	tgt, err := External(t.Context(), cfg)
+	require.NoError(t, err)
+	defer tgt.Close()
+	assert.False(t, tgt.Has(CapEnvFile))
+	assert.False(t, tgt.Has(CapSources))
+	assert.Empty(t, tgt.Profile.Files(), "the built-in profile's paths are this repository's files")
+	assert.Equal(t, "/health", tgt.Profile.Health.Liveness, "the API shape stays")
+	assert.Equal(t, "schema_migrations", tgt.Profile.Migrations.Table, "the database's migrations table stays")
+
+	// What the user names: an env file and a profile naming a runbook.
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "gateway.env")
+	require.NoError(t, os.WriteFile(envFile, []byte("USE_MOCK=false\n"), 0o600))
+	runbook := filepath.Join(dir, "RUNBOOK.md")
+	profile := filepath.Join(dir, "gateway.yaml")
+	yaml := strings.Replace(string(referenceProfile), "runbook: docs/RUNBOOK.md", "runbook: "+runbook, 1)
+	require.NoError(t, os.WriteFile(profile, []byte(yaml), 0o600))
+	t.Setenv("AUDIT_ENV_FILE", envFile)
+	t.Setenv("AUDIT_PROFILE", profile)
+	cfg, err = ConfigFromEnv()
+	require.NoError(t, err)
+	tgt, err = External(t.Context(), cfg)
+	require.NoError(t, err)
+	defer tgt.Close()
+	assert.True(t, tgt.Has(CapEnvFile))
+	assert.True(t, tgt.Has(CapSources))
+	assert.Equal(t, runbook, tgt.Profile.Docs.Runbook)
+	assert.Equal(t, "false", tgt.Env.Get("USE_MOCK"))
+
+	// The hermetic stack runs the reference orchestrator built from this
+	// repository: there its sources are the target's.
+	assert.True(t, (&Target{Profile: ReferenceProfile()}).Has(CapSources))
 }
