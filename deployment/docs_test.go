@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
 // settingRead matches a call whose first argument is an upper-case string
@@ -47,7 +48,9 @@ func settingsRead(dir string) ([]string, error) {
 
 func TestDEP_DOC_002_EverySettingDocumented(t *testing.T) {
 	audit.Begin(t, "DEP-DOC-002")
-	cfg := use(t).Profile.Config
+	tgt := use(t)
+	tgt.Need(t, testutil.CapSources)
+	cfg := tgt.Profile.Config
 	if cfg.Source == "" || cfg.Reference == "" {
 		t.Skip("not evaluated: the API profile names no settings source and reference (config.source, config.reference)")
 	}

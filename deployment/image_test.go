@@ -78,6 +78,7 @@ var runbookSections = []string{"prerequisite", "deploy", "verif", "rollback", "o
 func TestDEP_DOC_001_RunbookAndRollback(t *testing.T) {
 	audit.Begin(t, "DEP-DOC-001")
 	tgt := use(t)
+	tgt.Need(t, testutil.CapSources)
 	rel := tgt.Profile.Docs.Runbook
 	if rel == "" {
 		t.Skip("not evaluated: the API profile names no runbook (docs.runbook)")

@@ -6,4 +6,7 @@
 // Needs: a database and a Redis connection as the application (hermetic or
 // shared stack, or AUDIT_DATABASE_URL / AUDIT_REDIS_URL); admin connections
 // and container control for some checks, which are not evaluated without.
+// REL-MIG-001 also reads the target's migration files (the profile's
+// migrations.dir; for an external target only from a profile the user gives,
+// AUDIT_PROFILE); INF-PG-006 and REL-RES-003 read the audited env file.
 package infrastructure

@@ -229,7 +229,7 @@ func schemaFingerprint(t *testing.T, tgt *testutil.Target) string {
 func TestREL_MIG_001_MigrationsAtHeadAndIdempotent(t *testing.T) {
 	audit.Begin(t, "REL-MIG-001")
 	tgt := use(t)
-	tgt.Need(t, testutil.CapDatabase)
+	tgt.Need(t, testutil.CapDatabase, testutil.CapSources)
 	m := tgt.Profile.Migrations
 	if m.Table == "" || m.VersionColumn == "" || m.Dir == "" {
 		t.Skip("not evaluated: the API profile names no migrations table and directory")

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -103,16 +102,7 @@ func TestSEC_INJ_001_NoSQLInjection(t *testing.T) {
 // rawRequest sends bytes the Go client refuses to (CR/LF in headers, a bare
 // Host) and reads one response; a closed connection is an error.
 func rawRequest(ctx context.Context, tgt *testutil.Target, raw string) (*http.Response, []byte, error) {
-	base, err := tgt.BaseURL(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, nil, err
-	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	conn, err := tgt.DialRaw(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -91,7 +89,7 @@ func TestSEC_RATE_002_ServerLimits(t *testing.T) {
 	}
 
 	// (c) Slowloris: a client that trickles its headers is cut off.
-	closedAfter, err := slowHeaders(ctx, base, tgt.Profile.Health.Liveness, headerWait+5*time.Second)
+	closedAfter, err := slowHeaders(ctx, tgt, tgt.Profile.Health.Liveness, headerWait+5*time.Second)
 	require.NoError(t, err)
 	audit.Metric(t, "slow_header_cutoff_s", closedAfter.Seconds(), "s")
 	if closedAfter > headerWait {
@@ -105,13 +103,8 @@ func TestSEC_RATE_002_ServerLimits(t *testing.T) {
 // slowHeaders opens a connection, sends a request line and then one header
 // byte per second, and returns when the server closed the connection, or
 // limit if it never did.
-func slowHeaders(ctx context.Context, base, path string, limit time.Duration) (time.Duration, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return 0, err
-	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
+func slowHeaders(ctx context.Context, tgt *testutil.Target, path string, limit time.Duration) (time.Duration, error) {
+	conn, err := tgt.DialRaw(ctx)
 	if err != nil {
 		return 0, err
 	}

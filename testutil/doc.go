@@ -14,15 +14,24 @@
 //   - external: AUDIT_TARGET_URL audits a running deployment ([External]);
 //     only what the user supplies is available, and checks that need the
 //     rest are reported as not evaluated ([Target.Need]), never passed.
+//     Nothing of this repository is evidence about it: the env file is the
+//     one AUDIT_ENV_FILE names (none by default), and the target's sources
+//     and documents (settings source and reference, runbook, migrations)
+//     are those an AUDIT_PROFILE given by the user names (the built-in
+//     profile's are this repository's, so none). Before any check one GET
+//     on the profile's liveness route must get an HTTP answer within 5s
+//     ([Reachable]); otherwise the package fails with that one line.
 //
 // A section's TestMain calls [Main]. Environment variables (read once by
 // [ConfigFromEnv]):
 //
 //	AUDIT_ENV_FILE            audited configuration (default deploy/production.env,
-//	                          relative paths from the module root)
+//	                          relative paths from the module root; in external
+//	                          mode no default: only the file the user names)
 //	AUDIT_PROFILE             API shape of the target (default: the reference
 //	                          orchestrator's, testutil/profiles/reference.yaml)
-//	AUDIT_TARGET_URL          external mode: the service's base URL
+//	AUDIT_TARGET_URL          external mode: the service's base URL (http or https;
+//	                          without a port, the scheme's: 80 or 443)
 //	AUDIT_DATABASE_URL        external mode: the application's database URL
 //	AUDIT_REDIS_URL           external mode: the application's Redis URL
 //	AUDIT_ADMIN_EMAIL         external mode: an admin account for admin-route checks

@@ -19,7 +19,9 @@ import (
 //
 // In -short mode no target is provided and checks skip (see Use). If the
 // target cannot be provided the error goes to stderr and the package fails
-// without test events, which the report treats as incomplete evidence.
+// without test events, which the report treats as incomplete evidence. An
+// external target that does not answer ([Reachable]) is such a case: one
+// line, and no check runs.
 func Main(m *testing.M, target **Target) int {
 	flag.Parse()
 	if testing.Short() {
@@ -46,6 +48,9 @@ func Provide(ctx context.Context) (*Target, func(), error) {
 	defer cancel()
 	switch cfg.Mode() {
 	case ModeExternal:
+		if err := Reachable(ctx, cfg); err != nil {
+			return nil, nil, err
+		}
 		t, err := External(ctx, cfg)
 		if err != nil {
 			return nil, nil, err

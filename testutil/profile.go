@@ -33,6 +33,8 @@ type Profile struct {
 // ConfigShape describes the target's settings: which keys a production
 // deployment must set, where the code reads its settings, and where they
 // are documented. Paths are relative to the mvpaudit module root or absolute.
+// An external target's files come only from a profile the user gives
+// (AUDIT_PROFILE): the built-in profile's are this repository's.
 type ConfigShape struct {
 	Required []string `yaml:"required"`
 	// Source is a directory of Go files; every call whose first argument
@@ -56,6 +58,25 @@ type Migrations struct {
 	// Dir holds files named <number>_<name>.sql; relative paths are taken
 	// from the mvpaudit module root.
 	Dir string `yaml:"dir"`
+}
+
+// Files lists the target's files the profile names (settings source and
+// reference, runbook, migrations directory).
+func (p Profile) Files() []string {
+	var files []string
+	for _, f := range []string{p.Config.Source, p.Config.Reference, p.Docs.Runbook, p.Migrations.Dir} {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	return files
+}
+
+// withoutFiles is the profile without the target's files: the API shape
+// and the database's migrations table, but no file to read.
+func (p Profile) withoutFiles() Profile {
+	p.Config.Source, p.Config.Reference, p.Docs.Runbook, p.Migrations.Dir = "", "", "", ""
+	return p
 }
 
 // HealthRoutes are the probe paths.

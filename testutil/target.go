@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -38,6 +39,7 @@ const (
 	CapProvider   Capability = "control of the LLM provider stub (hermetic stack only)"
 	CapContainers Capability = "container control (hermetic stack only)"
 	CapAdminUser  Capability = "an admin account (AUDIT_ADMIN_EMAIL/AUDIT_ADMIN_PASSWORD, or a database connection)"
+	CapSources    Capability = "the target's source code and documents (an AUDIT_PROFILE naming them: config.source, config.reference, docs.runbook, migrations.dir)"
 )
 
 // Target is the service under audit and everything the audit may use on it.
@@ -95,6 +97,40 @@ func (t *Target) Container(s Service) (*Container, error) {
 	return nil, &UnavailableError{Capability: CapContainers}
 }
 
+// DialRaw opens a connection to the target's HTTP port for requests the Go
+// HTTP client refuses to send (CR/LF in headers, trickled headers). For an
+// https target it is a TLS connection, verified as the audit's HTTP client
+// verifies (the system's roots, the URL's host name).
+func (t *Target) DialRaw(ctx context.Context) (net.Conn, error) {
+	base, err := t.BaseURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "https" {
+		d := tls.Dialer{Config: &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}}
+		return d.DialContext(ctx, "tcp", dialAddress(u))
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", dialAddress(u))
+}
+
+// dialAddress is the host:port of a URL, with the scheme's default port
+// when the URL names none (https://gateway.example is gateway.example:443).
+func dialAddress(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
 // Docker returns the Docker client used for container control (nil when
 // the target is external).
 func (t *Target) Docker() *client.Client { return t.docker }
@@ -118,6 +154,8 @@ func (t *Target) Has(c Capability) bool {
 		return len(t.containers) > 0
 	case CapAdminUser:
 		return t.admin.email != "" || t.AdminDB != nil || t.DB != nil
+	case CapSources:
+		return len(t.Profile.Files()) > 0
 	}
 	return false
 }
@@ -241,11 +279,20 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 }
 
 // External builds a Target for a running deployment (AUDIT_TARGET_URL).
-// Only what the user supplied is available; the rest is reported missing.
+// Only what the user supplied is available; the rest is reported missing:
+// the env file only when the user named one (AUDIT_ENV_FILE), the target's
+// sources and documents only when the user's profile (AUDIT_PROFILE) names
+// them.
 func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 	profile, err := LoadProfile(cfg.Profile)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Profile == "" {
+		// The built-in profile's files are this repository's, the
+		// reference orchestrator's: no evidence about someone else's
+		// deployment. Its API shape is only what the checks try.
+		profile = profile.withoutFiles()
 	}
 	t := &Target{Mode: ModeExternal, Profile: profile, baseURL: strings.TrimRight(cfg.TargetURL, "/")}
 	defer func() {

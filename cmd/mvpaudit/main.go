@@ -5,7 +5,9 @@
 //	mvpaudit report [flags] [stream...]   report on go test -json streams (stdin if none)
 //
 // Exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence (NO-GO
-// because the audit run itself is broken), 4 usage or tool error.
+// because the audit run itself is broken), 4 usage or tool error, or an
+// external target (AUDIT_TARGET_URL) that does not answer (no check runs,
+// no report is written).
 package main
 
 import (
@@ -70,7 +72,8 @@ func usage(w io.Writer) {
   mvpaudit run [flags]                  start one stack, run every section, write reports
   mvpaudit report [flags] [stream...]   write reports from go test -json streams (stdin if none)
 
-exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence, 4 usage or tool error
+exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence,
+  4 usage or tool error, or an external target that does not answer
 run "mvpaudit <command> -h" for the flags of a command
 `)
 }

@@ -22,7 +22,7 @@ func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.SetOutput(stderr)
 	var o reportOptions
 	o.register(fs)
-	envFile := fs.String("env-file", "", "audited configuration (default $AUDIT_ENV_FILE or deploy/production.env)")
+	envFile := fs.String("env-file", "", "audited configuration (default $AUDIT_ENV_FILE, else deploy/production.env for the hermetic stack and none for an external target)")
 	sections := fs.String("sections", "", "comma-separated sections to run (default all)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "bound on the whole test run")
 	if err := fs.Parse(args); err != nil {
@@ -50,6 +50,13 @@ func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
 	if o.Policy != "" {
 		abs, _ := filepath.Abs(o.Policy)
 		os.Setenv("AUDIT_POLICY", abs) // checks read their thresholds from it
+	}
+	if cfg.Mode() == testutil.ModeExternal {
+		// One request before go test and before the reports: a target
+		// that does not answer would fail every check for one cause.
+		if err := testutil.Reachable(context.Background(), cfg); err != nil {
+			return exitUsage, err
+		}
 	}
 	var names []string
 	if *sections != "" {
