@@ -102,13 +102,12 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 			return nil, err
 		}
 	}
-	env, err := envfile.ReadFile(cfg.EnvFile)
+	env, plan, err := readEnvFile(cfg.EnvFile)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planStack(env)
-	if err != nil {
-		return nil, fmt.Errorf("env file %s: %w", cfg.EnvFile, err)
+	if err := PingDocker(ctx); err != nil {
+		return nil, err
 	}
 	s := &Stack{Notes: applyDockerDefaults(ctx, cfg.Verbose), labels: o.labels}
 	// The stack never pulls (there may be no registry, and a pull would
@@ -209,6 +208,26 @@ func (s *Stack) Close(ctx context.Context) error {
 		s.network = nil
 	}
 	return errors.Join(errs...)
+}
+
+// CheckEnvFile reports whether the env file at path can configure a stack:
+// it parses and its DATABASE_URL and REDIS_URL are usable. The error names
+// the file.
+func CheckEnvFile(path string) error {
+	_, _, err := readEnvFile(path)
+	return err
+}
+
+func readEnvFile(path string) (envfile.File, stackPlan, error) {
+	env, err := envfile.ReadFile(path)
+	if err != nil {
+		return env, stackPlan{}, err
+	}
+	plan, err := planStack(env)
+	if err != nil {
+		return env, plan, fmt.Errorf("env file %s: %w", path, err)
+	}
+	return env, plan, nil
 }
 
 // stackPlan is what the audited env file asks of the backing services.
