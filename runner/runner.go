@@ -38,6 +38,8 @@ type Options struct {
 	Log io.Writer
 	// Timeout bounds the `go test` run (go test's -timeout).
 	Timeout time.Duration
+	// Run is go test's -run pattern ("" runs every test).
+	Run string
 	// GoTestArgs are extra `go test` flags (the self-test plants faults
 	// with -overlay).
 	GoTestArgs []string
@@ -61,6 +63,10 @@ type Info struct {
 	// Each breaks the evidence.
 	Problems []string `json:"problems,omitempty"`
 }
+
+// ErrInterrupted is the error of a run whose context was cancelled (the
+// command cancels it on SIGINT or SIGTERM, with the signal as the cause).
+var ErrInterrupted = errors.New("interrupted")
 
 // Run starts the stack (unless the target is external), runs the sections
 // and returns the run's information. The go test exit status is not an
@@ -140,7 +146,11 @@ func run(ctx context.Context, o Options) (Info, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Minute
 	}
-	args := append([]string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.String()}, o.GoTestArgs...)
+	args := []string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.String()}
+	if o.Run != "" {
+		args = append(args, "-run", o.Run)
+	}
+	args = append(args, o.GoTestArgs...)
 	for _, s := range sections {
 		args = append(args, "./"+s)
 	}
@@ -186,6 +196,9 @@ func stackProblems(containers map[testutil.Service]*testutil.Container) []string
 	}
 	return problems
 }
+
+// SelectSections checks section names against Sections; nil means all.
+func SelectSections(names []string) ([]string, error) { return pickSections(names) }
 
 func pickSections(names []string) ([]string, error) {
 	if len(names) == 0 {
