@@ -103,7 +103,7 @@ func run(ctx context.Context, o Options) (Info, error) {
 	case testutil.ModeExternal:
 		info.Target = o.Config.TargetURL
 	case testutil.ModeShared:
-		return info, errors.New("AUDIT_STACK is set: the runner starts its own stack; unset it")
+		return info, errors.New("AUDIT_STACK_JSON is set: the runner starts its own stack; unset it")
 	default:
 		started := time.Now()
 		logf("starting the stack from %s ...", rel(root, o.Config.EnvFile))
@@ -121,16 +121,9 @@ func run(ctx context.Context, o Options) (Info, error) {
 			logf("note: %s", n)
 		}
 		logf("stack ready in %.1fs", info.StackReady.Seconds())
-		dir, err := os.MkdirTemp("", "mvpaudit-")
-		if err != nil {
+		if env, err = childEnv(env, stack.Descriptor); err != nil {
 			return info, err
 		}
-		defer os.RemoveAll(dir)
-		descPath, err := testutil.WriteDescriptor(dir, stack.Descriptor)
-		if err != nil {
-			return info, fmt.Errorf("write stack descriptor: %w", err)
-		}
-		env = append(env, "AUDIT_STACK="+descPath)
 		info.Target = "hermetic stack (" + o.Config.Images.Orchestrator + ")"
 		docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
@@ -174,6 +167,18 @@ func run(ctx context.Context, o Options) (Info, error) {
 		return info, fmt.Errorf("go test: %w", err)
 	}
 	return info, ctx.Err()
+}
+
+// childEnv is the environment of the go test child: base and the stack's
+// descriptor in AUDIT_STACK_JSON. The descriptor holds the stack's
+// credentials, so it is never written to a file: a file would survive a
+// SIGKILL of the runner; the child's environment dies with the child.
+func childEnv(base []string, d testutil.Descriptor) ([]string, error) {
+	value, err := testutil.EncodeDescriptor(d)
+	if err != nil {
+		return nil, fmt.Errorf("stack descriptor: %w", err)
+	}
+	return append(base, "AUDIT_STACK_JSON="+value), nil
 }
 
 // stackProblems names the stack's containers that are not running.

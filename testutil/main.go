@@ -52,7 +52,7 @@ func Provide(ctx context.Context) (*Target, func(), error) {
 		}
 		return t, t.Close, nil
 	case ModeShared:
-		d, err := ReadDescriptor(cfg.StackFile)
+		d, err := DecodeDescriptor(cfg.StackJSON)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -93,6 +93,7 @@ func TestRunRejectsBadInputBeforeAnythingStarts(t *testing.T) {
 		{name: "env file from the environment", env: map[string]string{"AUDIT_ENV_FILE": badEnv}, wantErr: "env file " + badEnv + ": line 2"},
 		{name: "overlong env file line", args: []string{"--env-file", longEnv}, wantErr: "env file " + longEnv + ": line 3: line longer than 1 MiB"},
 		{name: "malformed profile", env: map[string]string{"AUDIT_PROFILE": badYAML}, wantErr: "mvpaudit run: AUDIT_PROFILE " + badYAML + ": yaml: line 3"},
+		{name: "a shared stack", env: map[string]string{"AUDIT_STACK_JSON": "{}"}, wantErr: "AUDIT_STACK_JSON is set"},
 		{name: "missing profile", env: map[string]string{"AUDIT_PROFILE": filepath.Join(dir, "nope.yaml")}, wantErr: "mvpaudit run: AUDIT_PROFILE: open " + filepath.Join(dir, "nope.yaml")},
 		{name: "invalid policy flag", args: []string{"--policy", badPolicy}, wantErr: "version 9 is not supported"},
 		{name: "invalid AUDIT_POLICY", env: map[string]string{"AUDIT_POLICY": badPolicy}, wantErr: "mvpaudit run: AUDIT_POLICY=" + badPolicy + ": policy " + badPolicy + ": version 9 is not supported"},
