@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -43,6 +44,9 @@ type Options struct {
 	// GoTestArgs are extra `go test` flags (the self-test plants faults
 	// with -overlay).
 	GoTestArgs []string
+	// GoCommand is the go command to run ("" for "go"); tests put a
+	// stand-in there.
+	GoCommand string
 	// StackOptions change how the stack is started (labels).
 	StackOptions []testutil.StackOption
 }
@@ -75,10 +79,24 @@ var ErrInterrupted = errors.New("interrupted")
 // says so.
 func Run(ctx context.Context, o Options) (Info, error) {
 	info, err := run(ctx, o)
-	if err != nil {
+	switch {
+	case ctx.Err() != nil:
+		// Whatever failed after the cancel (a wait strategy, go test's
+		// exit) failed because of it.
+		err = interrupted(ctx)
+		info.Problems = append(info.Problems, "the run was "+err.Error()+" before it ended: checks that had not finished are missing")
+	case err != nil:
 		info.Problems = append(info.Problems, "the audit could not run: "+err.Error())
 	}
 	return info, err
+}
+
+// interrupted is ErrInterrupted with the cause of the cancel (the signal).
+func interrupted(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		return fmt.Errorf("%w (%v)", ErrInterrupted, cause)
+	}
+	return ErrInterrupted
 }
 
 func run(ctx context.Context, o Options) (Info, error) {
@@ -148,14 +166,26 @@ func run(ctx context.Context, o Options) (Info, error) {
 		args = append(args, "./"+s)
 	}
 	logf("running %s", strings.Join(sections, ", "))
-	cmd := exec.CommandContext(ctx, "go", args...)
+	goCmd := o.GoCommand
+	if goCmd == "" {
+		goCmd = "go"
+	}
+	cmd := exec.CommandContext(ctx, goCmd, args...)
 	cmd.Dir = root
 	cmd.Env = env
 	cmd.Stdout = o.Stream
 	cmd.Stderr = os.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 30 * time.Second
+	// go test and the test binaries it starts form their own process group:
+	// a cancel (SIGINT to mvpaudit, which is all a CI system sends) reaches
+	// every one of them at once, not only go test. Whatever is left after
+	// WaitDelay is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = waitDelay
 	err = cmd.Run()
+	if ctx.Err() != nil && cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	info.End = time.Now().UTC()
 	if ours != nil {
 		// A dependency that died mid-run makes every later check's
@@ -166,8 +196,11 @@ func run(ctx context.Context, o Options) (Info, error) {
 	if err != nil && !errors.As(err, &exitErr) {
 		return info, fmt.Errorf("go test: %w", err)
 	}
-	return info, ctx.Err()
+	return info, nil
 }
+
+// waitDelay bounds how long an interrupted go test may take to end.
+const waitDelay = 10 * time.Second
 
 // childEnv is the environment of the go test child: base and the stack's
 // descriptor in AUDIT_STACK_JSON. The descriptor holds the stack's

@@ -272,3 +272,27 @@ func TestRunSelectsChecksByID(t *testing.T) {
 	assert.Contains(t, string(md), "- **Checks selected**: SEC-JWT-004, INF-PG-")
 	assert.Contains(t, string(md), "INF-PG-001")
 }
+
+// An interrupted run says so in one line, and its report says why it is
+// incomplete.
+func TestRunSaysItWasInterrupted(t *testing.T) {
+	cleanEnv(t)
+	out := t.TempDir()
+	fake := &fakeDeps{outDir: out}
+	deps := fake.deps()
+	deps.run = func(ctx context.Context, o runner.Options) (runner.Info, error) {
+		ctx, cancel := context.WithCancelCause(ctx)
+		cancel(errors.New("SIGINT"))
+		o.Config.TargetURL = "http://127.0.0.1:1" // no stack
+		o.GoCommand = "/nonexistent/go"
+		return runner.Run(ctx, o)
+	}
+	var stdout, stderr bytes.Buffer
+	code := runWith([]string{"-out-dir", out, "-quiet"}, &stdout, &stderr, deps)
+	assert.Equal(t, exitIncomplete, code)
+	assert.Equal(t, "mvpaudit run: interrupted (SIGINT); the report below is incomplete\n", stderr.String())
+	js, err := os.ReadFile(filepath.Join(out, report.Files.JSON))
+	require.NoError(t, err)
+	assert.Contains(t, string(js), "the run was interrupted (SIGINT) before it ended")
+	assert.NotContains(t, string(js), "context canceled")
+}
