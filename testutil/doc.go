@@ -30,12 +30,20 @@
 //	AUDIT_ADMIN_PASSWORD
 //	AUDIT_STACK_JSON          shared mode: descriptor of a running stack (JSON;
 //	                          set by mvpaudit run for its child, not by hand)
+//	AUDIT_POLICY              policy file whose thresholds the checks use (read by
+//	                          audit; mvpaudit run sets it from -policy, and its
+//	                          verdict uses the same file)
 //	AUDIT_START_TIMEOUT       how long the stack may take to start (default 3m)
 //	AUDIT_VERBOSE             true shows testcontainers' progress lines
 //	AUDIT_POSTGRES_IMAGE      images (defaults: mvpaudit/postgres:15,
 //	AUDIT_REDIS_IMAGE         mvpaudit/redis:7, mvpaudit/orchestrator:dev,
 //	AUDIT_ORCHESTRATOR_IMAGE  mvpaudit/providerstub:dev; `make images`
 //	AUDIT_PROVIDERSTUB_IMAGE  builds them; official postgres/redis images work)
+//
+// A -run pattern naming a check ID with hyphens (SEC-JWT-004) is refused
+// with exit 2 before any stack starts: test names use underscores
+// (-run SEC_JWT_004). Outside -short mode [Main] and [Use] keep go test
+// from caching the result ([Uncached]).
 //
 // Project defaults for testcontainers-go: TESTCONTAINERS_HOST_OVERRIDE is
 // 127.0.0.1 (never a gateway address), and the reaper runs from the locally
