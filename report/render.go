@@ -31,6 +31,9 @@ type RunInfo struct {
 	End           time.Time         `json:"end"`
 	// Problems of the run outside the stream (see Run.Problems).
 	Problems []string `json:"problems,omitempty"`
+	// SelectedChecks are the checks the run was asked for (mvpaudit run
+	// --checks); empty means the whole catalog.
+	SelectedChecks []string `json:"selected_checks,omitempty"`
 }
 
 // Signoff is one line of the sign-off file.
@@ -124,6 +127,9 @@ func WriteMarkdown(w io.Writer, r Report) error {
 		p("- **Start**: %s", r.Info.Start.UTC().Format(time.RFC3339))
 		p("- **End**: %s", r.Info.End.UTC().Format(time.RFC3339))
 		p("- **Duration**: %s", r.Info.End.Sub(r.Info.Start).Round(time.Second))
+	}
+	if len(r.Info.SelectedChecks) > 0 {
+		p("- **Checks selected**: %s (the others were not run and are not counted)", strings.Join(r.Info.SelectedChecks, ", "))
 	}
 	p("- **Policy**: version %d, pass threshold %.0f", d.Policy.Version, d.Policy.PassThreshold)
 	p("")

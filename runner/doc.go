@@ -3,7 +3,8 @@
 // progress while they run, and hands the stream to the report generator.
 //
 // It runs the sections as a child `go test` process (so it needs the module
-// source, as `make audit` has) and passes the stack to them through a
-// private descriptor file named by AUDIT_STACK; each section's TestMain
-// attaches instead of starting its own stack.
+// source, as `make audit` has) and passes the stack to them in the child's
+// environment (AUDIT_STACK_JSON, never a file: it holds the stack's
+// credentials); each section's TestMain attaches instead of starting its
+// own stack.
 package runner

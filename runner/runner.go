@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -38,9 +39,14 @@ type Options struct {
 	Log io.Writer
 	// Timeout bounds the `go test` run (go test's -timeout).
 	Timeout time.Duration
+	// Run is go test's -run pattern ("" runs every test).
+	Run string
 	// GoTestArgs are extra `go test` flags (the self-test plants faults
 	// with -overlay).
 	GoTestArgs []string
+	// GoCommand is the go command to run ("" for "go"); tests put a
+	// stand-in there.
+	GoCommand string
 	// StackOptions change how the stack is started (labels).
 	StackOptions []testutil.StackOption
 }
@@ -62,6 +68,10 @@ type Info struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// ErrInterrupted is the error of a run whose context was cancelled (the
+// command cancels it on SIGINT or SIGTERM, with the signal as the cause).
+var ErrInterrupted = errors.New("interrupted")
+
 // Run starts the stack (unless the target is external), runs the sections
 // and returns the run's information. The go test exit status is not an
 // error: failing checks are the report's business. Errors mean the audit
@@ -69,10 +79,24 @@ type Info struct {
 // says so.
 func Run(ctx context.Context, o Options) (Info, error) {
 	info, err := run(ctx, o)
-	if err != nil {
+	switch {
+	case ctx.Err() != nil:
+		// Whatever failed after the cancel (a wait strategy, go test's
+		// exit) failed because of it.
+		err = interrupted(ctx)
+		info.Problems = append(info.Problems, "the run was "+err.Error()+" before it ended: checks that had not finished are missing")
+	case err != nil:
 		info.Problems = append(info.Problems, "the audit could not run: "+err.Error())
 	}
 	return info, err
+}
+
+// interrupted is ErrInterrupted with the cause of the cancel (the signal).
+func interrupted(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != nil && cause != ctx.Err() {
+		return fmt.Errorf("%w (%v)", ErrInterrupted, cause)
+	}
+	return ErrInterrupted
 }
 
 func run(ctx context.Context, o Options) (Info, error) {
@@ -97,7 +121,7 @@ func run(ctx context.Context, o Options) (Info, error) {
 	case testutil.ModeExternal:
 		info.Target = o.Config.TargetURL
 	case testutil.ModeShared:
-		return info, errors.New("AUDIT_STACK is set: the runner starts its own stack; unset it")
+		return info, errors.New("AUDIT_STACK_JSON is set: the runner starts its own stack; unset it")
 	default:
 		started := time.Now()
 		logf("starting the stack from %s ...", rel(root, o.Config.EnvFile))
@@ -115,16 +139,9 @@ func run(ctx context.Context, o Options) (Info, error) {
 			logf("note: %s", n)
 		}
 		logf("stack ready in %.1fs", info.StackReady.Seconds())
-		dir, err := os.MkdirTemp("", "mvpaudit-")
-		if err != nil {
+		if env, err = childEnv(env, stack.Descriptor); err != nil {
 			return info, err
 		}
-		defer os.RemoveAll(dir)
-		descPath, err := testutil.WriteDescriptor(dir, stack.Descriptor)
-		if err != nil {
-			return info, fmt.Errorf("write stack descriptor: %w", err)
-		}
-		env = append(env, "AUDIT_STACK="+descPath)
 		info.Target = "hermetic stack (" + o.Config.Images.Orchestrator + ")"
 		docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
@@ -140,19 +157,35 @@ func run(ctx context.Context, o Options) (Info, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Minute
 	}
-	args := append([]string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.String()}, o.GoTestArgs...)
+	args := []string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.String()}
+	if o.Run != "" {
+		args = append(args, "-run", o.Run)
+	}
+	args = append(args, o.GoTestArgs...)
 	for _, s := range sections {
 		args = append(args, "./"+s)
 	}
 	logf("running %s", strings.Join(sections, ", "))
-	cmd := exec.CommandContext(ctx, "go", args...)
+	goCmd := o.GoCommand
+	if goCmd == "" {
+		goCmd = "go"
+	}
+	cmd := exec.CommandContext(ctx, goCmd, args...)
 	cmd.Dir = root
 	cmd.Env = env
 	cmd.Stdout = o.Stream
 	cmd.Stderr = os.Stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 30 * time.Second
+	// go test and the test binaries it starts form their own process group:
+	// a cancel (SIGINT to mvpaudit, which is all a CI system sends) reaches
+	// every one of them at once, not only go test. Whatever is left after
+	// WaitDelay is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = waitDelay
 	err = cmd.Run()
+	if ctx.Err() != nil && cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	info.End = time.Now().UTC()
 	if ours != nil {
 		// A dependency that died mid-run makes every later check's
@@ -163,7 +196,22 @@ func run(ctx context.Context, o Options) (Info, error) {
 	if err != nil && !errors.As(err, &exitErr) {
 		return info, fmt.Errorf("go test: %w", err)
 	}
-	return info, ctx.Err()
+	return info, nil
+}
+
+// waitDelay bounds how long an interrupted go test may take to end.
+const waitDelay = 10 * time.Second
+
+// childEnv is the environment of the go test child: base and the stack's
+// descriptor in AUDIT_STACK_JSON. The descriptor holds the stack's
+// credentials, so it is never written to a file: a file would survive a
+// SIGKILL of the runner; the child's environment dies with the child.
+func childEnv(base []string, d testutil.Descriptor) ([]string, error) {
+	value, err := testutil.EncodeDescriptor(d)
+	if err != nil {
+		return nil, fmt.Errorf("stack descriptor: %w", err)
+	}
+	return append(base, "AUDIT_STACK_JSON="+value), nil
 }
 
 // stackProblems names the stack's containers that are not running.
@@ -186,6 +234,9 @@ func stackProblems(containers map[testutil.Service]*testutil.Container) []string
 	}
 	return problems
 }
+
+// SelectSections checks section names against Sections; nil means all.
+func SelectSections(names []string) ([]string, error) { return pickSections(names) }
 
 func pickSections(names []string) ([]string, error) {
 	if len(names) == 0 {

@@ -144,7 +144,7 @@ func variantConfig(envFile, image string) (testutil.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	cfg.EnvFile, cfg.TargetURL, cfg.StackFile = envFile, "", ""
+	cfg.EnvFile, cfg.TargetURL, cfg.StackJSON = envFile, "", ""
 	if image != "" {
 		cfg.Images.Orchestrator = image
 	}

@@ -40,7 +40,7 @@ type Config struct {
 	RedisURL      string        // AUDIT_REDIS_URL
 	AdminEmail    string        // AUDIT_ADMIN_EMAIL
 	AdminPassword string        // AUDIT_ADMIN_PASSWORD
-	StackFile     string        // AUDIT_STACK
+	StackJSON     string        // AUDIT_STACK_JSON
 	StartTimeout  time.Duration // AUDIT_START_TIMEOUT
 	Verbose       bool          // AUDIT_VERBOSE
 	Images        Images
@@ -60,7 +60,7 @@ func ConfigFromEnv() (Config, error) {
 		RedisURL:      os.Getenv("AUDIT_REDIS_URL"),
 		AdminEmail:    os.Getenv("AUDIT_ADMIN_EMAIL"),
 		AdminPassword: os.Getenv("AUDIT_ADMIN_PASSWORD"),
-		StackFile:     os.Getenv("AUDIT_STACK"),
+		StackJSON:     os.Getenv("AUDIT_STACK_JSON"),
 		StartTimeout:  3 * time.Minute,
 		Images: Images{
 			Postgres:     envOr("AUDIT_POSTGRES_IMAGE", "mvpaudit/postgres:15"),
@@ -120,7 +120,7 @@ func (c Config) Validate() error {
 // Mode reports how the target is provided.
 func (c Config) Mode() Mode {
 	switch {
-	case c.StackFile != "":
+	case c.StackJSON != "":
 		return ModeShared
 	case c.TargetURL != "":
 		return ModeExternal

@@ -2,7 +2,9 @@ package testutil
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"time"
 
 	"github.com/moby/moby/client"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -30,6 +32,22 @@ func applyDockerDefaults(ctx context.Context, verbose bool) (notes []string) {
 		tclog.SetDefault(silentLogger{})
 	}
 	return notes
+}
+
+// PingDocker asks the Docker engine (DOCKER_HOST, or the default socket)
+// whether it answers; the error names the engine's address.
+func PingDocker(ctx context.Context) error {
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("the Docker engine: %w", err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
+		return fmt.Errorf("the Docker engine does not answer at %s: %w", cli.DaemonHost(), err)
+	}
+	return nil
 }
 
 func imagePresent(ctx context.Context, name string) bool {

@@ -9,8 +9,9 @@
 //     services' addresses injected. The database role and Redis user are
 //     created from the env file's DATABASE_URL and REDIS_URL, so a superuser
 //     DSN or a password-less Redis URL meets exactly that.
-//   - shared: AUDIT_STACK names a descriptor written by `mvpaudit run`,
-//     which starts one stack for every section ([Attach]).
+//   - shared: AUDIT_STACK_JSON holds the descriptor of the stack `mvpaudit
+//     run` started for every section ([Attach]); the runner sets it in its
+//     go test child's environment only, never in a file.
 //   - external: AUDIT_TARGET_URL audits a running deployment ([External]);
 //     only what the user supplies is available, and checks that need the
 //     rest are reported as not evaluated ([Target.Need]), never passed.
@@ -36,13 +37,22 @@
 //	AUDIT_REDIS_URL           external mode: the application's Redis URL
 //	AUDIT_ADMIN_EMAIL         external mode: an admin account for admin-route checks
 //	AUDIT_ADMIN_PASSWORD
-//	AUDIT_STACK               shared mode: descriptor file of a running stack
+//	AUDIT_STACK_JSON          shared mode: descriptor of a running stack (JSON;
+//	                          set by mvpaudit run for its child, not by hand)
+//	AUDIT_POLICY              policy file whose thresholds the checks use (read by
+//	                          audit; mvpaudit run sets it from -policy, and its
+//	                          verdict uses the same file)
 //	AUDIT_START_TIMEOUT       how long the stack may take to start (default 3m)
 //	AUDIT_VERBOSE             true shows testcontainers' progress lines
 //	AUDIT_POSTGRES_IMAGE      images (defaults: mvpaudit/postgres:15,
 //	AUDIT_REDIS_IMAGE         mvpaudit/redis:7, mvpaudit/orchestrator:dev,
 //	AUDIT_ORCHESTRATOR_IMAGE  mvpaudit/providerstub:dev; `make images`
 //	AUDIT_PROVIDERSTUB_IMAGE  builds them; official postgres/redis images work)
+//
+// A -run pattern naming a check ID with hyphens (SEC-JWT-004) is refused
+// with exit 2 before any stack starts: test names use underscores
+// (-run SEC_JWT_004). Outside -short mode [Main] and [Use] keep go test
+// from caching the result ([Uncached]).
 //
 // Project defaults for testcontainers-go: TESTCONTAINERS_HOST_OVERRIDE is
 // 127.0.0.1 (never a gateway address), and the reaper runs from the locally

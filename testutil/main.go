@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -24,9 +26,19 @@ import (
 // line, and no check runs.
 func Main(m *testing.M, target **Target) int {
 	flag.Parse()
+	if f := flag.Lookup("test.run"); f != nil {
+		if err := CheckRunPattern(f.Value.String()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
 	if testing.Short() {
 		return m.Run()
 	}
+	// A live result is never replayed from go test's cache; the last call
+	// (deferred first, so it runs after the stack's removal) dates the file.
+	Uncached()
+	defer Uncached()
 	t, closeFn, err := Provide(context.Background())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "audit target: %v\n", err)
@@ -35,6 +47,20 @@ func Main(m *testing.M, target **Target) int {
 	defer closeFn()
 	*target = t
 	return m.Run()
+}
+
+// checkID is a check ID in the catalog's hyphen form.
+var checkID = regexp.MustCompile(`(FUN|SEC|INF|REL|DEP|PRF)-[A-Z]+-\d{3}`)
+
+// CheckRunPattern refuses a -run pattern that names a check by its ID
+// (SEC-JWT-004): test functions spell it with underscores, and the
+// pattern would select nothing, after a stack was started for it.
+func CheckRunPattern(pattern string) error {
+	if !checkID.MatchString(pattern) {
+		return nil
+	}
+	fixed := checkID.ReplaceAllStringFunc(pattern, func(id string) string { return strings.ReplaceAll(id, "-", "_") })
+	return fmt.Errorf("-run %s names a check ID; test names use underscores: -run %s", pattern, fixed)
 }
 
 // Provide resolves the target from the environment (see doc.go) and returns
@@ -57,7 +83,7 @@ func Provide(ctx context.Context) (*Target, func(), error) {
 		}
 		return t, t.Close, nil
 	case ModeShared:
-		d, err := ReadDescriptor(cfg.StackFile)
+		d, err := DecodeDescriptor(cfg.StackJSON)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -96,6 +122,7 @@ func Use(tb testing.TB, t *Target) *Target {
 	if t == nil {
 		tb.Skip("not evaluated: no audit target (-short mode starts no stack)")
 	}
+	Uncached()
 	return t
 }
 

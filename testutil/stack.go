@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -38,7 +37,8 @@ const (
 
 // Descriptor is what a process needs to attach to a running stack: the
 // containers by ID and the credentials the stack generated. `mvpaudit run`
-// writes it to a private file (mode 0600) named by AUDIT_STACK.
+// hands it to its go test child in AUDIT_STACK_JSON (EncodeDescriptor), in
+// the child's environment only: no file holds the credentials.
 type Descriptor struct {
 	EnvFile    string                `json:"env_file"`
 	Containers map[Service]Reference `json:"containers"`
@@ -102,13 +102,12 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 			return nil, err
 		}
 	}
-	env, err := envfile.ReadFile(cfg.EnvFile)
+	env, plan, err := readEnvFile(cfg.EnvFile)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planStack(env)
-	if err != nil {
-		return nil, fmt.Errorf("env file %s: %w", cfg.EnvFile, err)
+	if err := PingDocker(ctx); err != nil {
+		return nil, err
 	}
 	s := &Stack{Notes: applyDockerDefaults(ctx, cfg.Verbose), labels: o.labels}
 	// The stack never pulls (there may be no registry, and a pull would
@@ -209,6 +208,26 @@ func (s *Stack) Close(ctx context.Context) error {
 		s.network = nil
 	}
 	return errors.Join(errs...)
+}
+
+// CheckEnvFile reports whether the env file at path can configure a stack:
+// it parses and its DATABASE_URL and REDIS_URL are usable. The error names
+// the file.
+func CheckEnvFile(path string) error {
+	_, _, err := readEnvFile(path)
+	return err
+}
+
+func readEnvFile(path string) (envfile.File, stackPlan, error) {
+	env, err := envfile.ReadFile(path)
+	if err != nil {
+		return env, stackPlan{}, err
+	}
+	plan, err := planStack(env)
+	if err != nil {
+		return env, plan, fmt.Errorf("env file %s: %w", path, err)
+	}
+	return env, plan, nil
 }
 
 // stackPlan is what the audited env file asks of the backing services.
@@ -449,37 +468,23 @@ func randomToken(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// WriteDescriptor saves d to a new private file and returns its path.
-func WriteDescriptor(dir string, d Descriptor) (string, error) {
-	f, err := os.CreateTemp(dir, "mvpaudit-stack-*.json")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	if err := f.Chmod(0o600); err != nil {
-		return "", err
-	}
-	enc := json.NewEncoder(f)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(d); err != nil {
-		return "", err
-	}
-	return f.Name(), f.Close()
+// EncodeDescriptor turns d into the value of AUDIT_STACK_JSON: the runner
+// hands the stack to its go test child in the child's environment, never in
+// a file, so that no credential of the stack outlives the run.
+func EncodeDescriptor(d Descriptor) (string, error) {
+	data, err := json.Marshal(d)
+	return string(data), err
 }
 
-// ReadDescriptor loads a descriptor written by WriteDescriptor.
-func ReadDescriptor(path string) (Descriptor, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Descriptor{}, fmt.Errorf("stack descriptor: %w", err)
-	}
+// DecodeDescriptor reads a descriptor encoded by EncodeDescriptor.
+func DecodeDescriptor(s string) (Descriptor, error) {
 	var d Descriptor
-	if err := json.Unmarshal(data, &d); err != nil {
-		return Descriptor{}, fmt.Errorf("stack descriptor %s: %w", path, err)
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return Descriptor{}, fmt.Errorf("AUDIT_STACK_JSON: %w", err)
 	}
-	for _, s := range []Service{ServicePostgres, ServiceRedis, ServiceProviderStub, ServiceOrchestrator} {
-		if d.Containers[s].ID == "" {
-			return Descriptor{}, fmt.Errorf("stack descriptor %s: no %s container", path, s)
+	for _, svc := range []Service{ServicePostgres, ServiceRedis, ServiceProviderStub, ServiceOrchestrator} {
+		if d.Containers[svc].ID == "" {
+			return Descriptor{}, fmt.Errorf("AUDIT_STACK_JSON: no %s container", svc)
 		}
 	}
 	return d, nil

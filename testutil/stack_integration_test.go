@@ -43,7 +43,7 @@ func testConfig(t *testing.T) Config {
 	t.Helper()
 	t.Setenv("AUDIT_ENV_FILE", "")
 	t.Setenv("AUDIT_TARGET_URL", "")
-	t.Setenv("AUDIT_STACK", "")
+	t.Setenv("AUDIT_STACK_JSON", "")
 	cfg, err := ConfigFromEnv()
 	require.NoError(t, err)
 	return cfg

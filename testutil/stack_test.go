@@ -112,3 +112,32 @@ func TestParseProfileRejectsUnknownFieldsAndGaps(t *testing.T) {
 	assert.Contains(t, err.Error(), "version 2")
 	assert.Contains(t, err.Error(), "auth.login.path is required")
 }
+
+func TestDescriptorRoundTrip(t *testing.T) {
+	ref := Reference{ID: "c0ffee", Image: "img", Port: "8080/tcp"}
+	d := Descriptor{
+		EnvFile:          "/x.env",
+		Containers:       map[Service]Reference{ServicePostgres: ref, ServiceRedis: ref, ServiceProviderStub: ref, ServiceOrchestrator: ref},
+		AdminDatabaseURL: "postgres://postgres:pw%20x@postgres:5432/db?sslmode=disable",
+		StubControlToken: "tok",
+	}
+	s, err := EncodeDescriptor(d)
+	require.NoError(t, err)
+	assert.NotContains(t, s, "\n", "one environment value")
+	got, err := DecodeDescriptor(s)
+	require.NoError(t, err)
+	assert.Equal(t, d, got)
+
+	_, err = DecodeDescriptor("{}")
+	assert.ErrorContains(t, err, "AUDIT_STACK_JSON: no postgres container")
+	_, err = DecodeDescriptor("/tmp/mvpaudit-stack.json")
+	assert.ErrorContains(t, err, "AUDIT_STACK_JSON: invalid character")
+}
+
+func TestSharedModeComesFromAUDIT_STACK_JSON(t *testing.T) {
+	t.Setenv("AUDIT_TARGET_URL", "")
+	t.Setenv("AUDIT_STACK_JSON", `{"containers":{}}`)
+	cfg, err := ConfigFromEnv()
+	require.NoError(t, err)
+	assert.Equal(t, ModeShared, cfg.Mode())
+}

@@ -48,7 +48,7 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "report":
 		code, err = reportCommand(args[1:], stdin, stdout, stderr)
 	case "run":
-		code, err = runCommand(args[1:], stdout, stderr)
+		return runCommand(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitGo
@@ -61,7 +61,7 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitGo
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "mvpaudit %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "mvpaudit %s: %s\n", args[0], oneLine(err.Error()))
 		return exitUsage
 	}
 	return code

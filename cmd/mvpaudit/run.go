@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,97 +13,285 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mvpaudit/mvpaudit/audit"
 	"github.com/mvpaudit/mvpaudit/report"
 	"github.com/mvpaudit/mvpaudit/runner"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
-func runCommand(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o reportOptions
-	o.register(fs)
-	envFile := fs.String("env-file", "", "audited configuration (default $AUDIT_ENV_FILE, else deploy/production.env for the hermetic stack and none for an external target)")
-	sections := fs.String("sections", "", "comma-separated sections to run (default all)")
-	timeout := fs.Duration("timeout", 30*time.Minute, "bound on the whole test run")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage, err
+// streamFile is the raw go test -json stream of a run, in the out dir.
+const streamFile = "audit-stream.jsonl"
+
+// runOptions are the flags of `mvpaudit run`.
+type runOptions struct {
+	reportOptions
+	EnvFile  string
+	Sections string
+	Checks   string
+	Timeout  time.Duration
+}
+
+func (o *runOptions) register(fs *flag.FlagSet) {
+	o.reportOptions.register(fs)
+	fs.StringVar(&o.EnvFile, "env-file", "", "audited configuration (default $AUDIT_ENV_FILE, else deploy/production.env for the hermetic stack and none for an external target; relative to the module root)")
+	fs.StringVar(&o.Sections, "sections", "", "comma-separated sections to run (default all)")
+	fs.StringVar(&o.Checks, "checks", "", "comma-separated check IDs to run, * allowed (SEC-JWT-004,INF-PG-*); default all")
+	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound on the whole test run")
+}
+
+// runPlan is a run whose every input has been read and checked.
+type runPlan struct {
+	loaded
+	Config   testutil.Config
+	Sections []string
+	// Selected are the checks --checks chose (nil: all); RunPattern is
+	// their go test -run regexp.
+	Selected   []audit.Check
+	RunPattern string
+}
+
+// Validate reads and checks every input of the run (flags, the AUDIT_*
+// variables and the files they name) without starting anything or writing
+// any file. Each error names the input.
+func (o runOptions) Validate() (runPlan, error) {
+	var p runPlan
+	if o.Timeout <= 0 {
+		return p, fmt.Errorf("--timeout: want a positive duration, got %s", o.Timeout)
 	}
-	if fs.NArg() > 0 {
-		return exitUsage, fmt.Errorf("unexpected arguments %v", fs.Args())
+	if o.Sections != "" && o.Checks != "" {
+		return p, errors.New("--checks and --sections: give one (the checks name their sections)")
 	}
-	if *envFile != "" {
-		os.Setenv("AUDIT_ENV_FILE", *envFile)
+	if o.Sections != "" {
+		names := splitList(o.Sections)
+		if _, err := runner.SelectSections(names); err != nil {
+			return p, fmt.Errorf("--sections: %w", err)
+		}
+		p.Sections = names
+	}
+	if o.Checks != "" {
+		checks, err := audit.Select(splitList(o.Checks))
+		if err != nil {
+			return p, fmt.Errorf("--checks: %w", err)
+		}
+		p.Selected, p.RunPattern = checks, audit.RunPattern(checks)
+		p.Sections = sectionsOf(checks)
 	}
 	cfg, err := testutil.ConfigFromEnv()
 	if err != nil {
-		return exitUsage, err
+		return p, err
+	}
+	if o.EnvFile != "" {
+		cfg.EnvFile = o.EnvFile
+		if root, err := testutil.ModuleRoot(); err == nil && !filepath.IsAbs(cfg.EnvFile) {
+			cfg.EnvFile = filepath.Join(root, cfg.EnvFile)
+		}
+	}
+	if cfg.Mode() == testutil.ModeShared {
+		return p, errors.New("AUDIT_STACK_JSON is set: the runner starts its own stack; unset it")
 	}
 	if cfg.EnvFile != "" {
-		if _, err := os.Stat(cfg.EnvFile); err != nil {
-			return exitUsage, fmt.Errorf("env file: %w", err)
+		if err := testutil.CheckEnvFile(cfg.EnvFile); err != nil {
+			return p, err
 		}
 	}
-	policy, signoffs, err := o.load()
+	if cfg.Profile != "" {
+		data, err := os.ReadFile(cfg.Profile)
+		if err != nil {
+			return p, fmt.Errorf("AUDIT_PROFILE: %w", err)
+		}
+		if _, err := testutil.ParseProfile(data); err != nil {
+			return p, fmt.Errorf("AUDIT_PROFILE %s: %w", cfg.Profile, err)
+		}
+	}
+	p.Config = cfg
+	p.loaded, err = o.load()
+	return p, err
+}
+
+// sectionsOf lists the sections of the checks, in the runner's order.
+func sectionsOf(checks []audit.Check) []string {
+	var out []string
+	for _, s := range runner.Sections {
+		for _, c := range checks {
+			if string(c.Section) == s {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// runDeps are what a run starts: seams for tests that must not need Docker.
+type runDeps struct {
+	pingDocker func(context.Context) error
+	reachable  func(context.Context, testutil.Config) error
+	run        func(context.Context, runner.Options) (runner.Info, error)
+}
+
+func defaultDeps() runDeps {
+	return runDeps{pingDocker: testutil.PingDocker, reachable: testutil.Reachable, run: runner.Run}
+}
+
+func runCommand(args []string, stdout, stderr io.Writer) int {
+	return runWith(args, stdout, stderr, defaultDeps())
+}
+
+// runWith is `mvpaudit run`: validate everything, then clear the last
+// run's verdict, then start the stack and the sections, then report.
+func runWith(args []string, stdout, stderr io.Writer, deps runDeps) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "mvpaudit run: %s\n", oneLine(err.Error()))
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o runOptions
+	o.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitGo
+		}
+		return exitUsage // the flag package has said why
+	}
+	if fs.NArg() > 0 {
+		return fail(fmt.Errorf("unexpected arguments %v", fs.Args()))
+	}
+	plan, err := o.Validate()
 	if err != nil {
-		return exitUsage, err
+		return fail(err)
 	}
-	if o.Policy != "" {
-		abs, _ := filepath.Abs(o.Policy)
-		os.Setenv("AUDIT_POLICY", abs) // checks read their thresholds from it
+	if plan.Note != "" {
+		fmt.Fprintf(stderr, "mvpaudit run: %s (the flag is used for the checks and the verdict)\n", plan.Note)
 	}
-	if cfg.Mode() == testutil.ModeExternal {
+	ctx, stop := interruptContext()
+	defer stop()
+	switch plan.Config.Mode() {
+	case testutil.ModeHermetic:
+		if err := deps.pingDocker(ctx); err != nil {
+			return fail(err)
+		}
+	case testutil.ModeExternal:
 		// One request before go test and before the reports: a target
 		// that does not answer would fail every check for one cause.
-		if err := testutil.Reachable(context.Background(), cfg); err != nil {
-			return exitUsage, err
+		if err := deps.reachable(ctx, plan.Config); err != nil {
+			return fail(err)
 		}
 	}
-	var names []string
-	if *sections != "" {
-		names = strings.Split(*sections, ",")
+
+	// Everything checked: the children see the same inputs.
+	if plan.Config.EnvFile != "" {
+		os.Setenv("AUDIT_ENV_FILE", plan.Config.EnvFile)
+	}
+	if plan.PolicyPath != "" {
+		os.Setenv("AUDIT_POLICY", plan.PolicyPath) // checks read their thresholds from it
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return exitUsage, err
+		return fail(err)
 	}
-	streamPath := filepath.Join(o.OutDir, "audit-stream.jsonl")
+	if err := clearVerdicts(o.OutDir); err != nil {
+		return fail(err)
+	}
+	streamPath := filepath.Join(o.OutDir, streamFile)
 	stream, err := os.Create(streamPath)
 	if err != nil {
-		return exitUsage, err
+		return fail(err)
 	}
 	defer stream.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	progress := &report.Progress{Raw: stream, Out: stdout}
-	info, err := runner.Run(ctx, runner.Options{
-		Config: cfg, Sections: names, Stream: progress, Log: stdout, Timeout: *timeout,
+	info, err := deps.run(ctx, runner.Options{
+		Config: plan.Config, Sections: plan.Sections, Run: plan.RunPattern, Stream: progress, Log: stdout, Timeout: o.Timeout,
 	})
-	if err != nil {
-		fmt.Fprintf(stderr, "mvpaudit run: %v\n", err)
+	switch {
+	case errors.Is(err, runner.ErrInterrupted):
+		fmt.Fprintf(stderr, "mvpaudit run: %s; the report below is incomplete\n", oneLine(err.Error()))
+	case err != nil:
+		fmt.Fprintf(stderr, "mvpaudit run: %s\n", oneLine(err.Error()))
 		fmt.Fprintln(stderr, "the audit could not run; the report below says so")
 	}
 	if err := stream.Sync(); err != nil {
-		return exitUsage, err
+		return fail(err)
 	}
 	f, err := os.Open(streamPath)
 	if err != nil {
-		return exitUsage, err
+		return fail(err)
 	}
 	defer f.Close()
+	var selected []string
+	for _, c := range plan.Selected {
+		selected = append(selected, c.ID)
+	}
 	r, err := report.Generate([]io.Reader{f}, report.Options{
-		OutDir: o.OutDir, Policy: policy, Signoffs: signoffs, Now: time.Now(),
+		OutDir: o.OutDir, Catalog: plan.Selected, Policy: plan.Policy, Signoffs: plan.Signoffs, Now: time.Now(),
 		StepSummary: os.Getenv("GITHUB_STEP_SUMMARY"),
 		Info: report.RunInfo{
 			Target: info.Target, EnvFile: relToRoot(info.EnvFile), Mode: info.Mode, TargetVersion: info.TargetVersion,
 			GoVersion: info.GoVersion, Images: info.Images, Start: info.Start, End: info.End, Problems: info.Problems,
+			SelectedChecks: selected,
 		},
 	})
 	if err != nil {
-		return exitUsage, err
+		return fail(err)
 	}
-	return o.finish(stdout, r), nil
+	return o.finish(stdout, r)
 }
+
+// interruptContext is cancelled by SIGINT or SIGTERM, with the signal as
+// its cause.
+func interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(fmt.Errorf("%s", signalName(s)))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// clearVerdicts removes the files an earlier run wrote into dir (the
+// reports and the stream, nothing else), so that no verdict of an earlier
+// run can pass for this one's if this one dies before it reports.
+func clearVerdicts(dir string) error {
+	var errs []error
+	for _, name := range []string{report.Files.Markdown, report.Files.JSON, report.Files.JUnit, streamFile} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }
 
 func relToRoot(path string) string {
 	root, err := testutil.ModuleRoot()

@@ -26,6 +26,9 @@ type File struct {
 	index      map[string]int
 }
 
+// maxLine bounds one line of an env file; no setting needs more.
+const maxLine = 1 << 20
+
 var keyPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
 // ReadFile parses the env file at path.
@@ -50,9 +53,10 @@ func ReadFile(path string) (File, error) {
 func Parse(r io.Reader) (File, error) {
 	file := File{index: map[string]int{}}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sc.Buffer(make([]byte, 64*1024), maxLine)
 	var errs []error
-	for n := 1; sc.Scan(); n++ {
+	n := 1
+	for ; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -71,8 +75,11 @@ func Parse(r io.Reader) (File, error) {
 		}
 		file.set(Entry{Key: key, Value: value, Line: n})
 	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, err)
+	switch err := sc.Err(); {
+	case errors.Is(err, bufio.ErrTooLong):
+		errs = append(errs, fmt.Errorf("line %d: line longer than %d MiB", n, maxLine>>20))
+	case err != nil:
+		errs = append(errs, fmt.Errorf("line %d: %w", n, err))
 	}
 	return file, errors.Join(errs...)
 }

@@ -1,6 +1,8 @@
 package envfile
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,4 +64,16 @@ func TestSecrets(t *testing.T) {
 	}, "\n")))
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"0123456789abcdef", "sk-test-1234", "dbpass99", "redispw1"}, f.Secrets())
+}
+
+// A line longer than the scanner's buffer must be named by file and line,
+// not reported as bufio's "token too long".
+func TestReadFileNamesAnOverlongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.env")
+	data := "A=1\n# comment\nB=" + strings.Repeat("x", 10<<20) + "\nC=3\n"
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o600))
+	_, err := ReadFile(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path+": line 3: line longer than 1 MiB")
+	assert.NotContains(t, err.Error(), "token too long")
 }
