@@ -20,7 +20,7 @@ export AUDIT_ENV_FILE
 # Tests with containers take minutes; bound them so a hang cannot eat CI.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all images test test-short audit crosscheck lint fmt vet clean clean-images
+.PHONY: all images test test-short audit crosscheck stress-verdict lint fmt vet clean clean-images
 
 all: lint test
 
@@ -47,6 +47,11 @@ audit: images
 crosscheck: images
 	GOBIN="$(CURDIR)/.build/bin" $(GO) install github.com/tsenart/vegeta/v12@$$($(GO) list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)
 	AUDIT_VEGETA_CLI="$(CURDIR)/.build/bin/vegeta" $(GO) test -count=1 -v -run 'TestCrossCheckWithVegetaCLI' ./performance
+
+## stress-verdict: N clean audits beside a second audit, then N of mvp.env; counts the verdicts (slow, not in CI)
+stress-verdict: images
+	@$(GO) build -o .build/bin/mvpaudit ./cmd/mvpaudit
+	N=$${N:-10} bash build/stress-verdict.sh
 
 lint: vet
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,49 @@ func (r *Response) Field(name string) string {
 // Do sends the request. A transport error is returned (and recorded); any
 // HTTP status is a Response.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	for {
+		res, err := c.send(ctx, req)
+		if err != nil || res.Status != http.StatusTooManyRequests || c.expectThrottling {
+			c.note(req, res, err)
+			return res, err
+		}
+		// The audit's own traffic ran into the target's limiter: wait as
+		// the target asks and send again, so that the check judges the
+		// behaviour under test, not the audit's pace.
+		wait, ok := c.backoff(res)
+		if !ok {
+			c.note(req, res, err)
+			return res, err
+		}
+		audit.Evidence(c.tb, "(throttled by the target; waiting %s as its Retry-After asks, then sending %s %s again)", wait, req.Method, req.Path)
+		select {
+		case <-ctx.Done():
+			c.note(req, res, err)
+			return res, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// maxBackoff bounds what one check waits for the target's limiter in all.
+const maxBackoff = 90 * time.Second
+
+// backoff says how long to wait before sending a throttled request again:
+// the answer's Retry-After, if the check's budget still has it.
+func (c *Client) backoff(res *Response) (time.Duration, bool) {
+	if c.tally == nil {
+		return 0, false
+	}
+	secs, err := strconv.Atoi(strings.TrimSpace(res.Header.Get("Retry-After")))
+	if err != nil || secs <= 0 {
+		return 0, false
+	}
+	wait := time.Duration(secs)*time.Second + 200*time.Millisecond
+	return wait, c.tally.spend(wait, maxBackoff)
+}
+
+// send sends the request once.
+func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	base, err := c.target.BaseURL(ctx)
 	if err != nil {
 		return nil, err
@@ -137,7 +181,6 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	start := time.Now()
 	hres, err := c.http.Do(hreq)
 	if err != nil {
-		c.note(req, nil, err)
 		c.record(fmt.Sprintf("%s -> error: %v", c.describe(req), err))
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
 	}
@@ -146,11 +189,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	res := &Response{Request: req, Status: hres.StatusCode, Header: hres.Header, Body: data,
 		Duration: time.Since(start), redact: c.target.Redact}
 	if err != nil {
-		c.note(req, nil, err)
 		c.record(fmt.Sprintf("%s -> %d, body read error: %v", c.describe(req), res.Status, err))
 		return res, fmt.Errorf("%s %s: read body: %w", req.Method, req.Path, err)
 	}
-	c.note(req, res, nil)
 	c.record(res.String())
 	return res, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mvpaudit/mvpaudit/audit"
 )
@@ -37,6 +38,18 @@ type tally struct {
 	setup     int      // set-up requests
 	notProbes []string // why probes were not evidence, the first few
 	dropped   int
+	waited    time.Duration // backing off the target's limiter
+}
+
+// spend takes d from the check's back-off budget, if it has it.
+func (ty *tally) spend(d, budget time.Duration) bool {
+	ty.mu.Lock()
+	defer ty.mu.Unlock()
+	if ty.waited+d > budget {
+		return false
+	}
+	ty.waited += d
+	return true
 }
 
 const maxNotProbes = 5

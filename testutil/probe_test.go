@@ -140,3 +140,40 @@ func TestEvidenceNamesVariantsAndBoundsValues(t *testing.T) {
 	assert.Contains(t, got, "[65536 bytes]")
 	assert.Less(t, len(got), 400)
 }
+
+// TestThrottledRequestsWaitAsAsked: the audit's own pace must not decide a
+// check. A 429 with Retry-After is waited out and the request sent again;
+// one without it stays a probe that is no evidence.
+func TestThrottledRequestsWaitAsAsked(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if r.URL.Path == "/once" && calls == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		if r.URL.Path == "/always" {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	tgt := &Target{baseURL: srv.URL}
+
+	tb := newCheckTB()
+	res, err := tgt.Client(tb).Get(context.Background(), "/once", "")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, res.Status)
+	assert.Equal(t, 2, calls)
+	tb.end()
+	assert.Empty(t, tb.errors)
+
+	tb = newCheckTB()
+	res, err = tgt.Client(tb).Get(context.Background(), "/always", "")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusTooManyRequests, res.Status)
+	tb.end()
+	assert.NotEmpty(t, tb.attrs[audit.AttrHarnessError])
+}
