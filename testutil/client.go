@@ -107,6 +107,9 @@ func (r *Response) Field(name string) string {
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	for {
 		res, err := c.send(ctx, req)
+		if err == nil && res.Status/100 == 2 && req.Token != "" && req.Path == c.target.Profile.Auth.Logout.Path {
+			c.target.Retire(req.Token) // logged out: refused from now on, on purpose
+		}
 		if err != nil || res.Status != http.StatusTooManyRequests || c.expectThrottling {
 			c.note(req, res, err)
 			return res, err
