@@ -103,6 +103,8 @@ type Decision struct {
 func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time) Decision {
 	d := Decision{Policy: policy, Evaluated: now}
 	byID := map[string]*TestResult{}
+	reports := map[string][]reported{} // every result of every test naming the ID
+	var ids []string
 	known := map[string]bool{}
 	for _, c := range catalog {
 		known[c.ID] = true
@@ -125,16 +127,21 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 				d.Unmapped = append(d.Unmapped, name+"."+tr.Name)
 				continue
 			}
-			if prev, dup := byID[id]; dup {
-				d.Causes = append(d.Causes, fmt.Sprintf("check %s reported twice (%s and %s)", id, prev.Name, tr.Name))
-				if rank(tr.Action) <= rank(prev.Action) {
-					continue // keep the worse of the two
-				}
+			if _, seen := reports[id]; !seen {
+				ids = append(ids, id)
 			}
-			byID[id] = tr
+			reports[id] = append(reports[id], resultsOf(tr)...)
+			if prev := byID[id]; prev == nil || rank(tr.Action) > rank(prev.Action) {
+				byID[id] = tr // keep the worse
+			}
 			if tr.Action == "run" {
 				d.Causes = append(d.Causes, fmt.Sprintf("%s (%s) started and never finished", tr.Name, id))
 			}
+		}
+	}
+	for _, id := range ids {
+		if rs := reports[id]; len(rs) > 1 {
+			d.Causes = append(d.Causes, reportedTwice(id, rs))
 		}
 	}
 	if run.Truncated {
@@ -188,6 +195,68 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 	d.decide()
 	d.Risks = risks(d)
 	return d
+}
+
+// reported is one result of a check: which test gave it, in which stream.
+type reported struct {
+	Outcome
+	test string // package.Test
+}
+
+// resultsOf lists a test's results, an unfinished run included.
+func resultsOf(tr *TestResult) []reported {
+	var out []reported
+	for _, o := range tr.Results {
+		out = append(out, reported{o, tr.Package + "." + tr.Name})
+	}
+	if len(tr.Results) == 0 && tr.Action != "run" { // a TestResult built by hand
+		out = append(out, reported{Outcome{Action: tr.Action}, tr.Package + "." + tr.Name})
+	}
+	if tr.Action == "run" {
+		out = append(out, reported{Outcome{Action: "run", Stream: tr.open}, tr.Package + "." + tr.Name})
+	}
+	return out
+}
+
+// reportedTwice is the cause for a check with several results, the worst
+// first: "check X reported twice: fail (stream 1) and pass (stream 2)",
+// naming the tests too when more than one test reported it.
+func reportedTwice(id string, rs []reported) string {
+	rs = append([]reported(nil), rs...)
+	sort.SliceStable(rs, func(i, j int) bool {
+		if a, b := rank(rs[i].Action), rank(rs[j].Action); a != b {
+			return a > b
+		}
+		if rs[i].test != rs[j].test {
+			return rs[i].test < rs[j].test
+		}
+		return rs[i].Stream < rs[j].Stream
+	})
+	oneTest := true
+	for _, r := range rs {
+		oneTest = oneTest && r.test == rs[0].test
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		action := r.Action
+		if action == "run" {
+			action = "never finished"
+		}
+		where := "stream " + strconv.Itoa(r.Stream)
+		if r.Stream == 0 {
+			where = "stream unknown"
+		}
+		if !oneTest {
+			where = r.test + ", " + where
+		}
+		parts[i] = action + " (" + where + ")"
+	}
+	times := "twice"
+	if len(rs) > 2 {
+		times = strconv.Itoa(len(rs)) + " times"
+	}
+	list := strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	return fmt.Sprintf("check %s reported %s: %s", id, times, list)
 }
 
 // rank orders terminal actions from best to worst.

@@ -41,13 +41,27 @@ type Attr struct {
 type TestResult struct {
 	Package string
 	Name    string
-	// Action is the last terminal action: pass, fail, skip; "run" when the
-	// test started and never finished.
+	// Action is the worst of its results (fail over skip over pass); "run"
+	// when a run of the test started and never finished.
 	Action  string
 	Elapsed float64
 	Attrs   []Attr
-	Output  []string // the last outputTail lines, subtests included
+	Output  []string // the last outputTail lines of the run that gave Action, subtests included
+	// Results are every terminal result the streams gave the test, in the
+	// order read. More than one means the test was reported twice (two
+	// shards ran it, or -count): broken evidence.
+	Results []Outcome
 	dropped int
+	// The run in progress: its stream (0 when none) and its output so far.
+	open       int
+	cur        []string
+	curDropped int
+}
+
+// Outcome is one terminal result of a test and the stream it came from.
+type Outcome struct {
+	Action string // pass, fail or skip
+	Stream int    // 1 for the first stream given to Parse
 }
 
 // PackageResult is one test binary.
@@ -106,12 +120,20 @@ func (r Run) PackageNames() []string {
 // Parse reads one or several streams (shards of one audit, e.g. from a CI
 // matrix) into one Run. Streams are read in order and merged by package
 // and test name, so the result does not depend on how events interleave.
+// A test that ends in more than one stream (or twice in one) keeps every
+// result (TestResult.Results) and the worst of them, whatever the order.
 // Only read errors are returned; malformed content is recorded in the Run.
 func Parse(streams ...io.Reader) (Run, error) {
 	p := parser{run: Run{Packages: map[string]*PackageResult{}}}
 	for i, s := range streams {
+		p.n = i + 1
 		if err := p.stream(s); err != nil {
 			return Run{}, fmt.Errorf("stream %d: %w", i+1, err)
+		}
+	}
+	for _, pr := range p.run.Packages {
+		for _, tr := range pr.Tests {
+			tr.finish()
 		}
 	}
 	return p.run, nil
@@ -119,6 +141,7 @@ func Parse(streams ...io.Reader) (Run, error) {
 
 type parser struct {
 	run       Run
+	n         int    // the current stream, from 1
 	firstTime string // of the current stream
 	lastTime  string
 }
@@ -227,9 +250,12 @@ func (p *parser) event(e event) {
 		tr = &TestResult{Package: e.Package, Name: top, Action: "run"}
 		pr.Tests[top] = tr
 	}
+	if tr.open == 0 && (e.Action == "run" && !sub || len(tr.Results) == 0) {
+		tr.open = p.n // a run begins (again, if the test already ended)
+	}
 	switch e.Action {
 	case "output":
-		tr.addOutput(e.Output)
+		tr.cur, tr.curDropped = appendTail(tr.cur, tr.curDropped, e.Output)
 		pr.notice(e.Output)
 	case "attr":
 		if !sub {
@@ -237,15 +263,35 @@ func (p *parser) event(e event) {
 		}
 	case "pass", "fail", "skip":
 		if !sub {
-			tr.Action = e.Action
-			tr.Elapsed = e.Elapsed
-			if e.Action == "pass" {
-				// A pass needs no findings: dropping its output keeps memory
-				// flat however many tests the stream holds.
-				tr.Output, tr.dropped = nil, 0
-			}
+			tr.end(Outcome{Action: e.Action, Stream: p.n}, e.Elapsed)
 		}
 	}
+}
+
+// end records a terminal result; the worst result so far gives the
+// test's action, elapsed time and output.
+func (tr *TestResult) end(o Outcome, elapsed float64) {
+	tr.Results = append(tr.Results, o)
+	if len(tr.Results) == 1 || rank(o.Action) >= rank(tr.Action) {
+		tr.Action, tr.Elapsed = o.Action, elapsed
+		tr.Output, tr.dropped = tr.cur, tr.curDropped
+		if o.Action == "pass" {
+			// A pass needs no findings: dropping its output keeps memory
+			// flat however many tests the stream holds.
+			tr.Output, tr.dropped = nil, 0
+		}
+	}
+	tr.open, tr.cur, tr.curDropped = 0, nil, 0
+}
+
+// finish closes the test at the end of the streams: a run still open
+// started and never finished, which is worse than any result.
+func (tr *TestResult) finish() {
+	if tr.open == 0 {
+		return
+	}
+	tr.Action, tr.Elapsed = "run", 0
+	tr.Output, tr.dropped = tr.cur, tr.curDropped
 }
 
 // notice flags panics and timeouts from their well-known output lines.
@@ -263,10 +309,6 @@ func (pr *PackageResult) notice(out string) {
 
 func (pr *PackageResult) addOutput(s string) {
 	pr.Output, pr.dropped = appendTail(pr.Output, pr.dropped, s)
-}
-
-func (tr *TestResult) addOutput(s string) {
-	tr.Output, tr.dropped = appendTail(tr.Output, tr.dropped, s)
 }
 
 func appendTail(lines []string, dropped int, s string) ([]string, int) {

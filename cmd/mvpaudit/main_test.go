@@ -82,3 +82,27 @@ func TestReportExitCodes(t *testing.T) {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}
 }
+
+// TestMergedStreamsReportingACheckTwice: a stream in which SEC-JWT-004
+// fails merged with one in which every check passes is incomplete
+// evidence, in either order; the last stream read must not win.
+func TestMergedStreamsReportingACheckTwice(t *testing.T) {
+	dir := t.TempDir()
+	failing := filepath.Join(dir, "a.jsonl")
+	passing := filepath.Join(dir, "b.jsonl")
+	name := "TestSEC_JWT_004_X"
+	one := `{"Action":"start","Package":"p"}` + "\n" +
+		`{"Action":"run","Package":"p","Test":"` + name + `"}` + "\n" +
+		`{"Action":"attr","Package":"p","Test":"` + name + `","Key":"audit.id","Value":"SEC-JWT-004"}` + "\n" +
+		`{"Action":"fail","Package":"p","Test":"` + name + `"}` + "\n" +
+		`{"Action":"fail","Package":"p"}` + "\n"
+	require.NoError(t, os.WriteFile(failing, []byte(one), 0o600))
+	require.NoError(t, os.WriteFile(passing, []byte(fullStream("")), 0o600))
+	for _, order := range [][]string{{failing, passing}, {passing, failing}} {
+		var out, errOut bytes.Buffer
+		code := dispatch(append([]string{"report", "-out-dir", filepath.Join(dir, "reports")}, order...), strings.NewReader(""), &out, &errOut)
+		assert.Equal(t, exitIncomplete, code, "stdout: %s\nstderr: %s", out.String(), errOut.String())
+		assert.Contains(t, out.String(), "VERDICT: NO-GO")
+		assert.Contains(t, out.String(), "check SEC-JWT-004 reported twice: fail (stream ")
+	}
+}
