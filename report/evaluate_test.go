@@ -1,9 +1,12 @@
 package report
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -121,4 +124,80 @@ func TestRerunNeverFinished(t *testing.T) {
 			assert.Equal(t, []string{"waiting"}, c.Findings)
 		}
 	}
+}
+
+// pieces emits one output line the way test2json does when the line is
+// longer than its 1,024-byte output buffer: events of 1,024 bytes without
+// a newline, the last one ending the line.
+func pieces(pkg, test, line string) string {
+	var b strings.Builder
+	line += "\n"
+	for len(line) > 0 {
+		n := min(len(line), 1024)
+		out, err := json.Marshal(line[:n])
+		if err != nil {
+			panic(err)
+		}
+		b.WriteString(ev("output", pkg, test, `,"Output":`+string(out)))
+		line = line[n:]
+	}
+	return b.String()
+}
+
+// TestLongLinesAreJoinedAndCut reproduces a probe's 64 KB header: recorded
+// as evidence (t.Attr) and repeated in a t.Errorf, both lines longer than
+// test2json's buffers, so they arrive as 65 output events each (the attr
+// only as its "=== ATTR" framing line, with the ^V marker). Each must give
+// one bounded finding and one bounded evidence line, not 65 findings.
+func TestLongLinesAreJoinedAndCut(t *testing.T) {
+	header := strings.Repeat("a", 64*1024)
+	attrLine := "\x16=== ATTR  TestSEC_FIX_001 audit.evidence GET /x: X-Probe: " + header
+	errLine := "    x_test.go:12: GET /x with a 64 KB header: status = 500, want 431; header " + header
+	s := ev("start", "p", "", "") +
+		ev("run", "p", "TestSEC_FIX_001", "") +
+		ev("attr", "p", "TestSEC_FIX_001", `,"Key":"audit.id","Value":"SEC-FIX-001"`) +
+		pieces("p", "TestSEC_FIX_001", attrLine) +
+		pieces("p", "TestSEC_FIX_001", errLine) +
+		ev("output", "p", "TestSEC_FIX_001", `,"Output":"    x_test.go:13: a short finding\n"`) +
+		ev("fail", "p", "TestSEC_FIX_001", "") +
+		ev("fail", "p", "", "")
+	d := evaluate(t, s, audit.DefaultPolicy())
+	var c CheckResult
+	for _, x := range d.Checks {
+		if x.ID == "SEC-FIX-001" {
+			c = x
+		}
+	}
+	require.Equal(t, audit.Fail, c.Status)
+	require.Len(t, c.Findings, 2, "one finding per line the test wrote: %q", c.Findings)
+	assert.True(t, strings.HasPrefix(c.Findings[0], "GET /x with a 64 KB header: status = 500, want 431; header aaaa"), c.Findings[0][:100])
+	assert.True(t, strings.HasSuffix(c.Findings[0], fmt.Sprintf("... [cut: %s bytes]", groupDigits(len(errLine)))), c.Findings[0])
+	assert.LessOrEqual(t, len(c.Findings[0]), 512+40)
+	assert.Equal(t, "a short finding", c.Findings[1])
+	require.Len(t, c.Evidence, 1, "the framing line of the attr is evidence again")
+	assert.True(t, strings.HasPrefix(c.Evidence[0], "GET /x: X-Probe: aaaa"), c.Evidence[0][:40])
+	assert.True(t, strings.HasSuffix(c.Evidence[0], "... [cut: 65 553 bytes]"), c.Evidence[0])
+	assert.LessOrEqual(t, len(c.Evidence[0]), 512+40)
+}
+
+func TestLongValuesAreCut(t *testing.T) {
+	long := strings.Repeat("é", 400) // 800 bytes, cut inside no rune
+	s := ev("start", "p", "", "") + ev("run", "p", "TestSEC_FIX_001", "") +
+		ev("attr", "p", "TestSEC_FIX_001", `,"Key":"audit.evidence","Value":"`+long+`"`) +
+		ev("output", "p", "TestSEC_FIX_001", `,"Output":"    x_test.go:1: `+long+`\n"`) +
+		ev("fail", "p", "TestSEC_FIX_001", "") + ev("fail", "p", "", "")
+	d := evaluate(t, s, audit.DefaultPolicy())
+	for _, c := range d.Checks {
+		if c.ID != "SEC-FIX-001" {
+			continue
+		}
+		require.Len(t, c.Evidence, 1)
+		assert.Equal(t, strings.Repeat("é", 256)+" ... [cut: 800 bytes]", c.Evidence[0])
+		require.Len(t, c.Findings, 1)
+		assert.True(t, utf8.ValidString(c.Findings[0]))
+		assert.True(t, strings.HasSuffix(c.Findings[0], fmt.Sprintf(" ... [cut: %d bytes]", len("    x_test.go:1: ")+800)), c.Findings[0])
+	}
+	assert.Equal(t, "65 536", groupDigits(65536))
+	assert.Equal(t, "512", groupDigits(512))
+	assert.Equal(t, "1 000 000", groupDigits(1000000))
 }

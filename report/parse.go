@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // outputTail bounds the output lines kept per test or package: the report
@@ -51,11 +53,9 @@ type TestResult struct {
 	// order read. More than one means the test was reported twice (two
 	// shards ran it, or -count): broken evidence.
 	Results []Outcome
-	dropped int
 	// The run in progress: its stream (0 when none) and its output so far.
-	open       int
-	cur        []string
-	curDropped int
+	open int
+	cur  tail
 }
 
 // Outcome is one terminal result of a test and the stream it came from.
@@ -76,7 +76,7 @@ type PackageResult struct {
 	PanicLine   string   // the first "panic: " line, from any test of the package
 	Output      []string // package-level output (TestMain, panics, build errors)
 	Tests       map[string]*TestResult
-	dropped     int
+	out         tail
 }
 
 // Run is everything the streams said.
@@ -255,11 +255,13 @@ func (p *parser) event(e event) {
 	}
 	switch e.Action {
 	case "output":
-		tr.cur, tr.curDropped = appendTail(tr.cur, tr.curDropped, e.Output)
+		if line, ok := tr.cur.add(e.Output); ok && line.total >= attrLineLost {
+			tr.lostAttr(line.head, line.total)
+		}
 		pr.notice(e.Output)
 	case "attr":
 		if !sub {
-			tr.Attrs = append(tr.Attrs, Attr{Key: e.Key, Value: e.Value})
+			tr.Attrs = append(tr.Attrs, Attr{Key: e.Key, Value: cut(e.Value, len(e.Value))})
 		}
 	case "pass", "fail", "skip":
 		if !sub {
@@ -274,14 +276,14 @@ func (tr *TestResult) end(o Outcome, elapsed float64) {
 	tr.Results = append(tr.Results, o)
 	if len(tr.Results) == 1 || rank(o.Action) >= rank(tr.Action) {
 		tr.Action, tr.Elapsed = o.Action, elapsed
-		tr.Output, tr.dropped = tr.cur, tr.curDropped
+		tr.Output = tr.cur.lines
 		if o.Action == "pass" {
 			// A pass needs no findings: dropping its output keeps memory
 			// flat however many tests the stream holds.
-			tr.Output, tr.dropped = nil, 0
+			tr.Output = nil
 		}
 	}
-	tr.open, tr.cur, tr.curDropped = 0, nil, 0
+	tr.open, tr.cur = 0, tail{}
 }
 
 // finish closes the test at the end of the streams: a run still open
@@ -291,7 +293,29 @@ func (tr *TestResult) finish() {
 		return
 	}
 	tr.Action, tr.Elapsed = "run", 0
-	tr.Output, tr.dropped = tr.cur, tr.curDropped
+	tr.Output = tr.cur.lines
+}
+
+// attrLineLost is the length from which test2json no longer recognises a
+// framing line ("=== ATTR  TestX key value"): longer than its 4,096-byte
+// input buffer, the line is only output, split into pieces, and the attr
+// event never comes.
+const attrLineLost = 4096
+
+// lostAttr recovers the attr of a framing line test2json could not
+// recognise (see attrLineLost), so a long evidence value stays evidence
+// instead of becoming findings.
+func (tr *TestResult) lostAttr(head string, total int) {
+	prefix := "=== ATTR  " + tr.Name + " "
+	if !strings.HasPrefix(head, prefix) {
+		return
+	}
+	key, value, ok := strings.Cut(head[len(prefix):], " ")
+	if !ok || key == "" {
+		return
+	}
+	tr.Attrs = append(tr.Attrs, Attr{Key: key, Value: cut(value, total-len(prefix)-len(key)-1)})
+	tr.cur.lines = tr.cur.lines[:len(tr.cur.lines)-1] // the framing line is not a message
 }
 
 // notice flags panics and timeouts from their well-known output lines.
@@ -308,17 +332,86 @@ func (pr *PackageResult) notice(out string) {
 }
 
 func (pr *PackageResult) addOutput(s string) {
-	pr.Output, pr.dropped = appendTail(pr.Output, pr.dropped, s)
+	pr.out.add(s)
+	pr.Output = pr.out.lines
 }
 
-func appendTail(lines []string, dropped int, s string) ([]string, int) {
-	s = strings.TrimRight(s, "\n")
-	if len(lines) == outputTail {
-		copy(lines, lines[1:])
-		lines = lines[:outputTail-1]
-		dropped++
+// lineBound is the longest output line, evidence value or finding the
+// report keeps whole; a longer one is cut with a marker saying how long it
+// was (a probe's 64 KB header is not a finding).
+const lineBound = 512
+
+// tail keeps the last outputTail lines of an output, each bounded to
+// lineBound. test2json splits a line longer than its 1,024-byte output
+// buffer into several output events, all but the last without a newline:
+// tail joins them back into the line they were.
+type tail struct {
+	lines   []string
+	dropped int
+	last    longLine // the last line, while it has not ended
+	open    bool
+}
+
+// longLine is the head of a line (at most lineBound bytes) and its length.
+type longLine struct {
+	head  string
+	total int
+	parts int
+}
+
+// add takes one output event's text. It returns the line it ended, when
+// that line came in several pieces.
+func (t *tail) add(s string) (longLine, bool) {
+	ended := strings.HasSuffix(s, "\n")
+	s = strings.TrimSuffix(s, "\n")
+	if !t.open {
+		s = strings.TrimPrefix(s, "\x16") // test2json's framing marker, left on lines it could not parse
+		if len(t.lines) == outputTail {
+			copy(t.lines, t.lines[1:])
+			t.lines = t.lines[:outputTail-1]
+			t.dropped++
+		}
+		t.last = longLine{}
+		t.lines = append(t.lines, "")
 	}
-	return append(lines, s), dropped
+	l := &t.last
+	if room := lineBound - len(l.head); room > 0 {
+		l.head += s[:cutPoint(s, room)]
+	}
+	l.total += len(s)
+	l.parts++
+	t.lines[len(t.lines)-1] = cut(l.head, l.total)
+	t.open = !ended
+	return *l, ended && l.parts > 1
+}
+
+// cutPoint is the largest index <= n that does not split a rune of s.
+func cutPoint(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
+}
+
+// cut bounds s, the head of a value of total bytes, to lineBound bytes,
+// marking a cut with the whole length: "... [cut: 65 536 bytes]".
+func cut(s string, total int) string {
+	if total <= lineBound && len(s) <= lineBound {
+		return s
+	}
+	return s[:cutPoint(s, lineBound)] + " ... [cut: " + groupDigits(max(total, len(s))) + " bytes]"
+}
+
+// groupDigits writes n with its thousands apart: 65 536.
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + " " + s[i:]
+	}
+	return s
 }
 
 // Attr returns the first value of an attribute.
