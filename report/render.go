@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -100,7 +101,16 @@ var statusMark = map[audit.Status]string{
 // WriteMarkdown renders the report in the seed report's shape.
 func WriteMarkdown(w io.Writer, r Report) error {
 	b := &strings.Builder{}
-	p := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	// Every string written goes through Printable: test output reaches
+	// the report through findings, evidence, reasons, causes and names.
+	p := func(format string, args ...any) {
+		for i, a := range args {
+			if s, ok := a.(string); ok {
+				args[i] = Printable(s)
+			}
+		}
+		fmt.Fprintf(b, format+"\n", args...)
+	}
 	d := r.Decision
 
 	p("# Production Readiness Audit: %s", d.Verdict)
@@ -291,6 +301,44 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	_, err := io.WriteString(w, Redact(b.String()))
 	return err
 }
+
+// Printable makes s safe to show on one line of a report or a terminal:
+// control characters (C0 but tab, DEL, C1) and bytes that are not UTF-8
+// become visible escapes (\x1b, \u009b), as JSON and JUnit escape them,
+// so test output cannot move the cursor, clear the screen or start a line.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if unprintable(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1, r < 0x80 && unprintable(r):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unprintable(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func unprintable(r rune) bool {
+	return r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f || r == utf8.RuneError
+}
+
+// tableCell is Printable text for a table cell, its pipes escaped.
+func tableCell(s string) string { return strings.ReplaceAll(Printable(s), "|", `\|`) }
 
 func statusOf(c CheckResult) string {
 	s := statusMark[c.Status]
@@ -519,7 +567,7 @@ func latencyTable(d Decision) string {
 			}
 			return "-"
 		}
-		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", c.ID, c.Title,
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", c.ID, tableCell(c.Title),
 			cell("p50_ms"), cell("p95_ms"), cell("p99_ms"), cell("achieved_rps"), statusOf(c)))
 	}
 	if len(rows) == 0 {
@@ -532,7 +580,7 @@ func measurementsTable(d Decision) string {
 	var rows []string
 	for _, c := range d.Checks {
 		for _, m := range c.Metrics {
-			rows = append(rows, fmt.Sprintf("| %s | %s | %.2f | %s |", c.ID, m.Name, m.Value, m.Unit))
+			rows = append(rows, fmt.Sprintf("| %s | %s | %.2f | %s |", c.ID, tableCell(m.Name), m.Value, tableCell(m.Unit)))
 		}
 	}
 	if len(rows) == 0 {

@@ -250,3 +250,42 @@ func TestLatencyTableRowsOnlyForPercentiles(t *testing.T) {
 	assert.Contains(t, measurementsTable(d), "| PRF-MEM-001 | memory_growth_mib | 40.00 |  |")
 	assert.Empty(t, latencyTable(Decision{}))
 }
+
+// TestMarkdownEscapesControlBytes: what a test printed (terminal colours,
+// NUL, backspaces) must not reach the Markdown raw, wherever it enters:
+// findings, evidence, reasons, causes, metrics, names.
+func TestMarkdownEscapesControlBytes(t *testing.T) {
+	s := ev("start", "p", "", "") +
+		ev("run", "p", "TestFUN_FIX_001", "") +
+		ev("attr", "p", "TestFUN_FIX_001", `,"Key":"audit.evidence","Value":"GET /x \u001b]0;title\u0007 body \u0000"`) +
+		ev("attr", "p", "TestFUN_FIX_001", `,"Key":"audit.metric","Value":"lat\u001b[2Jency=3 m\u0008s"`) +
+		ev("output", "p", "TestFUN_FIX_001", `,"Output":"    x_test.go:3: status \u001b[31m500\u001b[0m, body \"a\u0000b\u0008c\u007f\"\n"`) +
+		ev("fail", "p", "TestFUN_FIX_001", "") +
+		ev("run", "p", "TestSEC_FIX_001", "") +
+		ev("output", "p", "TestSEC_FIX_001", `,"Output":"    x_test.go:9: no \u001b[1mdocker\u001b[0m\n"`) +
+		ev("skip", "p", "TestSEC_FIX_001", "") +
+		`{"Action":"run","Package":"p","Test":"TestOutside\u001b[K"}` + "\n" +
+		`{"Action":"pass","Package":"p","Test":"TestOutside\u001b[K"}` + "\n" +
+		ev("pass", "p", "", "") +
+		`{"Action":"start","Package":"q\u001b[5m"}` + "\n"
+	d := evaluate(t, s, audit.DefaultPolicy())
+	var md bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, Report{Decision: d, Info: RunInfo{Target: "http://x\u001b[0m"}}))
+	out := md.String()
+	for i, r := range out {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			t.Fatalf("raw control byte %#x at %d: %q", r, i, out[max(0, i-40):min(len(out), i+40)])
+		}
+	}
+	for _, want := range []string{
+		`- **Finding**: status \x1b[31m500\x1b[0m, body "a\x00b\x08c\x7f"`,
+		`- Evidence: GET /x \x1b]0;title\x07 body \x00`,
+		`- **Reason**: no \x1b[1mdocker\x1b[0m`,
+		`package q\x1b[5m never finished`,
+		`lat\x1b[2Jency`,
+		`- p.TestOutside\x1b[K`,
+		`- **Target**: http://x\x1b[0m`,
+	} {
+		assert.Contains(t, out, want)
+	}
+}
