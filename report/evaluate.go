@@ -212,8 +212,11 @@ func resultsOf(tr *TestResult) []reported {
 	if len(tr.Results) == 0 && tr.Action != "run" { // a TestResult built by hand
 		out = append(out, reported{Outcome{Action: tr.Action}, tr.Package + "." + tr.Name})
 	}
-	if tr.Action == "run" {
-		out = append(out, reported{Outcome{Action: "run", Stream: tr.open}, tr.Package + "." + tr.Name})
+	for _, n := range tr.Unfinished {
+		out = append(out, reported{Outcome{Action: "run", Stream: n}, tr.Package + "." + tr.Name})
+	}
+	if tr.Action == "run" && len(tr.Unfinished) == 0 { // a TestResult built by hand
+		out = append(out, reported{Outcome{Action: "run"}, tr.Package + "." + tr.Name})
 	}
 	return out
 }

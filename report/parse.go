@@ -53,6 +53,10 @@ type TestResult struct {
 	// order read. More than one means the test was reported twice (two
 	// shards ran it, or -count): broken evidence.
 	Results []Outcome
+	// Unfinished are the streams in which a run of the test started and
+	// never ended (then Action is "run").
+	Unfinished []int
+	decided    bool // Action comes from a result
 	// The run in progress: its stream (0 when none) and its output so far.
 	open int
 	cur  tail
@@ -130,10 +134,12 @@ func Parse(streams ...io.Reader) (Run, error) {
 		if err := p.stream(s); err != nil {
 			return Run{}, fmt.Errorf("stream %d: %w", i+1, err)
 		}
-	}
-	for _, pr := range p.run.Packages {
-		for _, tr := range pr.Tests {
-			tr.finish()
+		// Nothing continues into the next stream: not a line, not a run.
+		for _, pr := range p.run.Packages {
+			pr.out.open = false
+			for _, tr := range pr.Tests {
+				tr.closeStream()
+			}
 		}
 	}
 	return p.run, nil
@@ -274,7 +280,8 @@ func (p *parser) event(e event) {
 // test's action, elapsed time and output.
 func (tr *TestResult) end(o Outcome, elapsed float64) {
 	tr.Results = append(tr.Results, o)
-	if len(tr.Results) == 1 || rank(o.Action) >= rank(tr.Action) {
+	if !tr.decided || rank(o.Action) >= rank(tr.Action) {
+		tr.decided = true
 		tr.Action, tr.Elapsed = o.Action, elapsed
 		tr.Output = tr.cur.lines
 		if o.Action == "pass" {
@@ -286,14 +293,15 @@ func (tr *TestResult) end(o Outcome, elapsed float64) {
 	tr.open, tr.cur = 0, tail{}
 }
 
-// finish closes the test at the end of the streams: a run still open
+// closeStream closes the test at the end of a stream: a run still open
 // started and never finished, which is worse than any result.
-func (tr *TestResult) finish() {
-	if tr.open == 0 {
-		return
+func (tr *TestResult) closeStream() {
+	if tr.open != 0 {
+		tr.Unfinished = append(tr.Unfinished, tr.open)
+		tr.Action, tr.Elapsed, tr.decided = "run", 0, true
+		tr.Output = tr.cur.lines
 	}
-	tr.Action, tr.Elapsed = "run", 0
-	tr.Output = tr.cur.lines
+	tr.open, tr.cur = 0, tail{}
 }
 
 // attrLineLost is the length from which test2json no longer recognises a
