@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mvpaudit/mvpaudit/audit"
 )
@@ -52,6 +53,7 @@ type Action struct {
 	Kind        string   `json:"kind"`
 	Remediation string   `json:"remediation"`
 	Checks      []string `json:"checks"`
+	Observed    string   `json:"observed,omitempty"`
 }
 
 // Risk is one row of the risk assessment.
@@ -525,17 +527,34 @@ func priority(s audit.Severity) string {
 	}
 }
 
-// actions groups not-passing, unwaived checks by their action text.
+// evidencePhrase says, per status, why a check gave no evidence.
+var evidencePhrase = map[audit.Status]string{
+	audit.Missing: "absent from the test stream",
+	audit.Error:   "that could not run",
+	audit.Skip:    "not evaluated",
+}
+
+// actions groups not-passing, unwaived checks: failures by their action
+// text, the others (missing, error, skip) by status, one action each, so
+// 72 missing checks are one line, not 72. Each action carries what was
+// observed for its first check.
 func (d *Decision) actions() {
 	index := map[string]int{}
+	first := map[string]CheckResult{} // the first check of each action
+	var statusOrder []audit.Status
+	byStatus := map[audit.Status][]CheckResult{}
 	for _, c := range d.Checks {
 		if c.Passed() || c.Waiver != nil {
 			continue
 		}
-		text := c.Action
 		if c.Status != audit.Fail {
-			text = "Obtain evidence for " + c.ID + " (" + string(c.Status) + "): " + c.Title
+			if _, ok := byStatus[c.Status]; !ok {
+				statusOrder = append(statusOrder, c.Status)
+			}
+			byStatus[c.Status] = append(byStatus[c.Status], c)
+			continue
 		}
+		text := c.Action
 		if i, ok := index[text]; ok {
 			d.Actions[i].Checks = append(d.Actions[i].Checks, c.ID)
 			if severityIndex(c.Severity) < severityIndex(audit.Severity(d.Actions[i].Severity)) {
@@ -545,12 +564,64 @@ func (d *Decision) actions() {
 			continue
 		}
 		index[text] = len(d.Actions)
+		first[text] = c
 		d.Actions = append(d.Actions, Action{Text: text, Priority: priority(c.Severity), Severity: string(c.Severity),
 			Kind: string(c.RemediationKind), Remediation: c.Remediation, Checks: []string{c.ID}})
+	}
+	for _, st := range statusOrder {
+		cs := byStatus[st]
+		a := Action{Kind: string(audit.Operations),
+			Remediation: "Make the audit run produce these checks' results (see each check's reason under Checks), then re-run the audit."}
+		worst := cs[0].Severity
+		for _, c := range cs {
+			a.Checks = append(a.Checks, c.ID)
+			if severityIndex(c.Severity) < severityIndex(worst) {
+				worst = c.Severity
+			}
+		}
+		a.Severity, a.Priority = string(worst), priority(worst)
+		noun := "checks"
+		if len(cs) == 1 {
+			noun = "check"
+		}
+		shown := a.Checks[:min(len(a.Checks), 8)]
+		a.Text = fmt.Sprintf("Obtain evidence for %d %s %s (%s): %s", len(cs), noun, evidencePhrase[st], st, strings.Join(shown, ", "))
+		if n := len(a.Checks) - len(shown); n > 0 {
+			a.Text += fmt.Sprintf(" and %d more", n)
+		}
+		first[a.Text] = cs[0]
+		d.Actions = append(d.Actions, a)
+	}
+	for i := range d.Actions {
+		d.Actions[i].Observed = observed(first[d.Actions[i].Text], len(d.Actions[i].Checks))
 	}
 	sort.SliceStable(d.Actions, func(i, j int) bool {
 		return severityIndex(audit.Severity(d.Actions[i].Severity)) < severityIndex(audit.Severity(d.Actions[j].Severity))
 	})
+}
+
+// observedBound is the longest observed finding an action carries.
+const observedBound = 160
+
+// observed is one line saying what was seen of an action's first check:
+// "FUN-CFG-001: answers are the mock's canned text (+2 more)".
+func observed(c CheckResult, checks int) string {
+	what := c.Reason
+	if len(c.Findings) > 0 {
+		what = c.Findings[0]
+	}
+	if what == "" {
+		what = string(c.Status) + " without a message"
+	}
+	more := ""
+	if checks > 1 {
+		more = fmt.Sprintf(" (+%d more)", checks-1)
+	}
+	line := c.ID + ": " + strings.Join(strings.Fields(what), " ")
+	if room := observedBound - utf8.RuneCountInString(more); utf8.RuneCountInString(line) > room {
+		line = string([]rune(line)[:room-3]) + "..."
+	}
+	return line + more
 }
 
 func severityIndex(s audit.Severity) int {

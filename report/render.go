@@ -197,7 +197,10 @@ func WriteMarkdown(w io.Writer, r Report) error {
 				p("")
 			}
 			n++
-			p("%d. %s [%s; %s]", n, a.Text, strings.Join(a.Checks, ", "), a.Kind)
+			p("%d. %s [%s; %s]", n, a.Text, CheckList(a.Checks, 8), a.Kind)
+			if a.Observed != "" {
+				p("   - Observed: %s", a.Observed)
+			}
 			p("   - %s", a.Remediation)
 		}
 		if n > 0 {
@@ -339,6 +342,14 @@ func unprintable(r rune) bool {
 
 // tableCell is Printable text for a table cell, its pipes escaped.
 func tableCell(s string) string { return strings.ReplaceAll(Printable(s), "|", `\|`) }
+
+// CheckList names at most n of ids: "A, B, C and 69 more".
+func CheckList(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:n], ", "), len(ids)-n)
+}
 
 func statusOf(c CheckResult) string {
 	s := statusMark[c.Status]
