@@ -35,6 +35,9 @@ func fullStream(failing string) string {
 		}
 		fmt.Fprintf(&b, `{"Action":"run","Package":"p","Test":%q}`+"\n", name)
 		fmt.Fprintf(&b, `{"Action":"attr","Package":"p","Test":%q,"Key":"audit.id","Value":%q}`+"\n", name, c.ID)
+		if action == "fail" {
+			fmt.Fprintf(&b, `{"Action":"output","Package":"p","Test":%q,"Output":"    x_test.go:7: token with alg=none accepted: status = 200, want 401\n"}`+"\n", name)
+		}
 		fmt.Fprintf(&b, `{"Action":%q,"Package":"p","Test":%q}`+"\n", action, name)
 	}
 	end := "pass"
@@ -105,4 +108,36 @@ func TestMergedStreamsReportingACheckTwice(t *testing.T) {
 		assert.Contains(t, out.String(), "VERDICT: NO-GO")
 		assert.Contains(t, out.String(), "check SEC-JWT-004 reported twice: fail (stream ")
 	}
+}
+
+// TestSummaryRequiredLines: each required action on the terminal names
+// what was observed, and checks without a result are one line per status.
+func TestSummaryRequiredLines(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	code := dispatch([]string{"report", "-out-dir", dir}, strings.NewReader(fullStream("SEC-JWT-004")), &out, &errOut)
+	require.Equal(t, exitNoGo, code, errOut.String())
+	var jwt audit.Check
+	for _, c := range audit.Catalog() {
+		if c.ID == "SEC-JWT-004" {
+			jwt = c
+		}
+	}
+	assert.Contains(t, out.String(), "  required: "+jwt.Action+" [SEC-JWT-004] - SEC-JWT-004: token with alg=none accepted: status = 200, want 401\n")
+
+	out.Reset()
+	code = dispatch([]string{"report", "-out-dir", dir}, strings.NewReader(stream), &out, &errOut)
+	require.Equal(t, exitIncomplete, code, errOut.String())
+	var required []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "  required: ") {
+			required = append(required, l)
+		}
+	}
+	n := len(audit.Catalog()) - 1
+	require.Len(t, required, 1, "one line for every missing check: %q", required)
+	assert.Contains(t, required[0], fmt.Sprintf("required: Obtain evidence for %d checks absent from the test stream (missing): ", n))
+	assert.Contains(t, required[0], fmt.Sprintf(" and %d more] - ", n-3))
+	assert.Contains(t, required[0], fmt.Sprintf(": absent from the test stream (+%d more)", n-1))
+	assert.Less(t, len(required[0]), 400)
 }
