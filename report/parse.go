@@ -57,6 +57,7 @@ type TestResult struct {
 	// never ended (then Action is "run").
 	Unfinished []int
 	decided    bool // Action comes from a result
+	ended      int  // the stream of the last result
 	// The run in progress: its stream (0 when none) and its output so far.
 	open int
 	cur  tail
@@ -256,8 +257,10 @@ func (p *parser) event(e event) {
 		tr = &TestResult{Package: e.Package, Name: top, Action: "run"}
 		pr.Tests[top] = tr
 	}
-	if tr.open == 0 && (e.Action == "run" && !sub || len(tr.Results) == 0) {
-		tr.open = p.n // a run begins (again, if the test already ended)
+	if tr.open == 0 && (e.Action == "run" && !sub || tr.ended != p.n) {
+		// A run begins: an event of a test that has not ended in this
+		// stream, whatever other streams said, or a run event after its end.
+		tr.open = p.n
 	}
 	switch e.Action {
 	case "output":
@@ -280,6 +283,7 @@ func (p *parser) event(e event) {
 // test's action, elapsed time and output.
 func (tr *TestResult) end(o Outcome, elapsed float64) {
 	tr.Results = append(tr.Results, o)
+	tr.ended = o.Stream
 	if !tr.decided || rank(o.Action) >= rank(tr.Action) {
 		tr.decided = true
 		tr.Action, tr.Elapsed = o.Action, elapsed
