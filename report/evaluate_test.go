@@ -201,3 +201,19 @@ func TestLongValuesAreCut(t *testing.T) {
 	assert.Equal(t, "512", groupDigits(512))
 	assert.Equal(t, "1 000 000", groupDigits(1000000))
 }
+
+// TestPackageResultIsTheWorst: a package that failed without running a
+// test in one stream and passed in another is broken evidence in either
+// order, not only when the failing stream comes last.
+func TestPackageResultIsTheWorst(t *testing.T) {
+	all := stream(map[string]string{"FUN-FIX-001": "pass", "SEC-FIX-001": "pass", "DEP-FIX-001": "pass"})
+	failed := ev("start", "x", "", "") + ev("output", "x", "", `,"Output":"TestMain: no database\n"`) + ev("fail", "x", "", "")
+	passed := ev("start", "x", "", "") + ev("pass", "x", "", "")
+	for _, streams := range [][]string{{all + failed, passed}, {passed, all + failed}} {
+		run, err := Parse(strings.NewReader(streams[0]), strings.NewReader(streams[1]))
+		require.NoError(t, err)
+		d := Evaluate(run, fixtureCatalog, audit.DefaultPolicy(), fixedNow)
+		assert.True(t, d.Incomplete, "verdict %s, causes %q", d.Verdict, d.Causes)
+		assert.Contains(t, strings.Join(d.Causes, "\n"), "package x failed without running a test")
+	}
+}

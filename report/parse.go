@@ -72,7 +72,8 @@ type Outcome struct {
 // PackageResult is one test binary.
 type PackageResult struct {
 	Name string
-	// Action is pass, fail or skip; "" when the package never finished.
+	// Action is pass, fail or skip, the worst when several streams ended
+	// the package; "" when the package never finished.
 	Action      string
 	Elapsed     float64
 	BuildFailed bool
@@ -243,8 +244,10 @@ func (p *parser) event(e event) {
 			pr.addOutput(e.Output)
 			pr.notice(e.Output)
 		case "pass", "fail", "skip":
-			pr.Action = e.Action
-			pr.Elapsed = e.Elapsed
+			if pr.Action == "" || rank(e.Action) >= rank(pr.Action) { // the worst, whatever the order of the streams
+				pr.Action = e.Action
+				pr.Elapsed = e.Elapsed
+			}
 			if e.FailedBuild != "" {
 				pr.BuildFailed = true
 			}
