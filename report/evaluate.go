@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -121,23 +122,29 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 		sort.Strings(tests)
 		for _, t := range tests {
 			tr := pr.Tests[t]
-			id := tr.Attr(audit.AttrID)
-			if id == "" {
-				id, _ = audit.IDFromTestName(tr.Name)
+			names := checkIDs(tr)
+			if len(names) > 1 {
+				d.Causes = append(d.Causes, fmt.Sprintf("test %s.%s names several checks: %s", name, tr.Name, strings.Join(names, ", ")))
 			}
-			if !known[id] {
+			mapped := false
+			for _, id := range names {
+				if !known[id] {
+					continue
+				}
+				mapped = true
+				if _, seen := reports[id]; !seen {
+					ids = append(ids, id)
+				}
+				reports[id] = append(reports[id], resultsOf(tr)...)
+				if prev := byID[id]; prev == nil || rank(tr.Action) > rank(prev.Action) {
+					byID[id] = tr // keep the worse
+				}
+				if tr.Action == "run" {
+					d.Causes = append(d.Causes, fmt.Sprintf("%s (%s) started and never finished", tr.Name, id))
+				}
+			}
+			if !mapped {
 				d.Unmapped = append(d.Unmapped, name+"."+tr.Name)
-				continue
-			}
-			if _, seen := reports[id]; !seen {
-				ids = append(ids, id)
-			}
-			reports[id] = append(reports[id], resultsOf(tr)...)
-			if prev := byID[id]; prev == nil || rank(tr.Action) > rank(prev.Action) {
-				byID[id] = tr // keep the worse
-			}
-			if tr.Action == "run" {
-				d.Causes = append(d.Causes, fmt.Sprintf("%s (%s) started and never finished", tr.Name, id))
 			}
 		}
 	}
@@ -197,6 +204,23 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 	d.decide()
 	d.Risks = risks(d)
 	return d
+}
+
+// checkIDs are the checks a test names: its audit.id attrs, sorted (two
+// streams may disagree), or the ID in its name.
+func checkIDs(tr *TestResult) []string {
+	var ids []string
+	for _, a := range tr.Attrs {
+		if a.Key == audit.AttrID && !slices.Contains(ids, a.Value) {
+			ids = append(ids, a.Value)
+		}
+	}
+	if len(ids) == 0 {
+		id, _ := audit.IDFromTestName(tr.Name)
+		return []string{id}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // reported is one result of a check: which test gave it, in which stream.

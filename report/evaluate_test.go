@@ -217,3 +217,25 @@ func TestPackageResultIsTheWorst(t *testing.T) {
 		assert.Contains(t, strings.Join(d.Causes, "\n"), "package x failed without running a test")
 	}
 }
+
+// TestTestNamingTwoChecks: one test that says it is two checks (two
+// shards disagreeing on its audit.id) is broken evidence, and the result
+// does not depend on which stream came first.
+func TestTestNamingTwoChecks(t *testing.T) {
+	a := ev("start", "p", "", "") + ev("run", "p", "TestX", "") +
+		ev("attr", "p", "TestX", `,"Key":"audit.id","Value":"FUN-FIX-001"`) + ev("fail", "p", "TestX", "") + ev("fail", "p", "", "")
+	b := stream(map[string]string{"SEC-FIX-001": "pass", "DEP-FIX-001": "pass"}) +
+		ev("run", "p", "TestX", "") + ev("attr", "p", "TestX", `,"Key":"audit.id","Value":"SEC-FIX-001"`) + ev("pass", "p", "TestX", "")
+	var got []map[string]audit.Status
+	for _, streams := range [][]string{{a, b}, {b, a}} {
+		run, err := Parse(strings.NewReader(streams[0]), strings.NewReader(streams[1]))
+		require.NoError(t, err)
+		d := Evaluate(run, fixtureCatalog, audit.DefaultPolicy(), fixedNow)
+		assert.True(t, d.Incomplete)
+		assert.Contains(t, d.Causes, "test p.TestX names several checks: FUN-FIX-001, SEC-FIX-001")
+		got = append(got, statuses(d))
+	}
+	assert.Equal(t, got[0], got[1])
+	assert.Equal(t, audit.Fail, got[0]["FUN-FIX-001"])
+	assert.Equal(t, audit.Fail, got[0]["SEC-FIX-001"], "the test's worst result counts for each check it names")
+}
