@@ -390,7 +390,7 @@ func messageLines(lines []string) []string {
 		}
 		if i+1 < len(lines) && isBareFileLine(t) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "Error Trace:") {
 			msg, next := foldTestify(lines[i+1:])
-			out = append(out, msg)
+			out = append(out, cut(msg, len(msg)))
 			i += next
 			continue
 		}

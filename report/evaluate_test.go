@@ -239,3 +239,19 @@ func TestTestNamingTwoChecks(t *testing.T) {
 	assert.Equal(t, audit.Fail, got[0]["FUN-FIX-001"])
 	assert.Equal(t, audit.Fail, got[0]["SEC-FIX-001"], "the test's worst result counts for each check it names")
 }
+
+// TestLongTestifyReportIsCut: testify's folded report is one finding,
+// bounded like any other.
+func TestLongTestifyReportIsCut(t *testing.T) {
+	long := strings.Repeat("m", 400)
+	out := []string{
+		"    x_test.go:186: \n",
+		"        \tError Trace:\t/src/x_test.go:186\n",
+		"        \tError:      \tNot equal: " + long + "\n",
+		"        \tMessages:   \t" + long + "\n",
+	}
+	got := messageLines(out)
+	require.Len(t, got, 1)
+	assert.True(t, strings.HasSuffix(got[0], fmt.Sprintf(" ... [cut: %d bytes]", 2*400+len(" (Not equal: )"))), got[0])
+	assert.LessOrEqual(t, len(got[0]), 512+40)
+}
