@@ -7,6 +7,10 @@
 //
 // Parse never trusts a stream to be whole: build failures, panics,
 // timeouts, TestMain failures without test events, tests that started and
-// never finished, and truncated input are recorded, and Evaluate turns each
-// into a NO-GO that names the cause. It never imports testcontainers.
+// never finished, checks reported more than once (merged shards that
+// overlap) and truncated input are recorded, and Evaluate turns each into a
+// NO-GO that names the cause. Merging streams in any order gives the same
+// verdict. Test output is bounded (long lines test2json split are joined,
+// then cut at 512 bytes) and escaped before it reaches a report. It never
+// imports testcontainers.
 package report

@@ -2,10 +2,12 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mvpaudit/mvpaudit/audit"
 )
@@ -52,6 +54,7 @@ type Action struct {
 	Kind        string   `json:"kind"`
 	Remediation string   `json:"remediation"`
 	Checks      []string `json:"checks"`
+	Observed    string   `json:"observed,omitempty"`
 }
 
 // Risk is one row of the risk assessment.
@@ -103,6 +106,8 @@ type Decision struct {
 func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time) Decision {
 	d := Decision{Policy: policy, Evaluated: now}
 	byID := map[string]*TestResult{}
+	reports := map[string][]reported{} // every result of every test naming the ID
+	var ids []string
 	known := map[string]bool{}
 	for _, c := range catalog {
 		known[c.ID] = true
@@ -117,24 +122,35 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 		sort.Strings(tests)
 		for _, t := range tests {
 			tr := pr.Tests[t]
-			id := tr.Attr(audit.AttrID)
-			if id == "" {
-				id, _ = audit.IDFromTestName(tr.Name)
+			names := checkIDs(tr)
+			if len(names) > 1 {
+				d.Causes = append(d.Causes, fmt.Sprintf("test %s.%s names several checks: %s", name, tr.Name, strings.Join(names, ", ")))
 			}
-			if !known[id] {
-				d.Unmapped = append(d.Unmapped, name+"."+tr.Name)
-				continue
-			}
-			if prev, dup := byID[id]; dup {
-				d.Causes = append(d.Causes, fmt.Sprintf("check %s reported twice (%s and %s)", id, prev.Name, tr.Name))
-				if rank(tr.Action) <= rank(prev.Action) {
-					continue // keep the worse of the two
+			mapped := false
+			for _, id := range names {
+				if !known[id] {
+					continue
+				}
+				mapped = true
+				if _, seen := reports[id]; !seen {
+					ids = append(ids, id)
+				}
+				reports[id] = append(reports[id], resultsOf(tr)...)
+				if prev := byID[id]; prev == nil || rank(tr.Action) > rank(prev.Action) {
+					byID[id] = tr // keep the worse
+				}
+				if tr.Action == "run" {
+					d.Causes = append(d.Causes, fmt.Sprintf("%s (%s) started and never finished", tr.Name, id))
 				}
 			}
-			byID[id] = tr
-			if tr.Action == "run" {
-				d.Causes = append(d.Causes, fmt.Sprintf("%s (%s) started and never finished", tr.Name, id))
+			if !mapped {
+				d.Unmapped = append(d.Unmapped, name+"."+tr.Name)
 			}
+		}
+	}
+	for _, id := range ids {
+		if rs := reports[id]; len(rs) > 1 {
+			d.Causes = append(d.Causes, reportedTwice(id, rs))
 		}
 	}
 	if run.Truncated {
@@ -188,6 +204,88 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 	d.decide()
 	d.Risks = risks(d)
 	return d
+}
+
+// checkIDs are the checks a test names: its audit.id attrs, sorted (two
+// streams may disagree), or the ID in its name.
+func checkIDs(tr *TestResult) []string {
+	var ids []string
+	for _, a := range tr.Attrs {
+		if a.Key == audit.AttrID && !slices.Contains(ids, a.Value) {
+			ids = append(ids, a.Value)
+		}
+	}
+	if len(ids) == 0 {
+		id, _ := audit.IDFromTestName(tr.Name)
+		return []string{id}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// reported is one result of a check: which test gave it, in which stream.
+type reported struct {
+	Outcome
+	test string // package.Test
+}
+
+// resultsOf lists a test's results, an unfinished run included.
+func resultsOf(tr *TestResult) []reported {
+	var out []reported
+	for _, o := range tr.Results {
+		out = append(out, reported{o, tr.Package + "." + tr.Name})
+	}
+	if len(tr.Results) == 0 && tr.Action != "run" { // a TestResult built by hand
+		out = append(out, reported{Outcome{Action: tr.Action}, tr.Package + "." + tr.Name})
+	}
+	for _, n := range tr.Unfinished {
+		out = append(out, reported{Outcome{Action: "run", Stream: n}, tr.Package + "." + tr.Name})
+	}
+	if tr.Action == "run" && len(tr.Unfinished) == 0 { // a TestResult built by hand
+		out = append(out, reported{Outcome{Action: "run"}, tr.Package + "." + tr.Name})
+	}
+	return out
+}
+
+// reportedTwice is the cause for a check with several results, the worst
+// first: "check X reported twice: fail (stream 1) and pass (stream 2)",
+// naming the tests too when more than one test reported it.
+func reportedTwice(id string, rs []reported) string {
+	rs = append([]reported(nil), rs...)
+	sort.SliceStable(rs, func(i, j int) bool {
+		if a, b := rank(rs[i].Action), rank(rs[j].Action); a != b {
+			return a > b
+		}
+		if rs[i].test != rs[j].test {
+			return rs[i].test < rs[j].test
+		}
+		return rs[i].Stream < rs[j].Stream
+	})
+	oneTest := true
+	for _, r := range rs {
+		oneTest = oneTest && r.test == rs[0].test
+	}
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		action := r.Action
+		if action == "run" {
+			action = "never finished"
+		}
+		where := "stream " + strconv.Itoa(r.Stream)
+		if r.Stream == 0 {
+			where = "stream unknown"
+		}
+		if !oneTest {
+			where = r.test + ", " + where
+		}
+		parts[i] = action + " (" + where + ")"
+	}
+	times := "twice"
+	if len(rs) > 2 {
+		times = strconv.Itoa(len(rs)) + " times"
+	}
+	list := strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	return fmt.Sprintf("check %s reported %s: %s", id, times, list)
 }
 
 // rank orders terminal actions from best to worst.
@@ -292,7 +390,7 @@ func messageLines(lines []string) []string {
 		}
 		if i+1 < len(lines) && isBareFileLine(t) && strings.HasPrefix(strings.TrimSpace(lines[i+1]), "Error Trace:") {
 			msg, next := foldTestify(lines[i+1:])
-			out = append(out, msg)
+			out = append(out, cut(msg, len(msg)))
 			i += next
 			continue
 		}
@@ -453,17 +551,34 @@ func priority(s audit.Severity) string {
 	}
 }
 
-// actions groups not-passing, unwaived checks by their action text.
+// evidencePhrase says, per status, why a check gave no evidence.
+var evidencePhrase = map[audit.Status]string{
+	audit.Missing: "absent from the test stream",
+	audit.Error:   "that could not run",
+	audit.Skip:    "not evaluated",
+}
+
+// actions groups not-passing, unwaived checks: failures by their action
+// text, the others (missing, error, skip) by status, one action each, so
+// 72 missing checks are one line, not 72. Each action carries what was
+// observed for its first check.
 func (d *Decision) actions() {
 	index := map[string]int{}
+	first := map[string]CheckResult{} // the first check of each action
+	var statusOrder []audit.Status
+	byStatus := map[audit.Status][]CheckResult{}
 	for _, c := range d.Checks {
 		if c.Passed() || c.Waiver != nil {
 			continue
 		}
-		text := c.Action
 		if c.Status != audit.Fail {
-			text = "Obtain evidence for " + c.ID + " (" + string(c.Status) + "): " + c.Title
+			if _, ok := byStatus[c.Status]; !ok {
+				statusOrder = append(statusOrder, c.Status)
+			}
+			byStatus[c.Status] = append(byStatus[c.Status], c)
+			continue
 		}
+		text := c.Action
 		if i, ok := index[text]; ok {
 			d.Actions[i].Checks = append(d.Actions[i].Checks, c.ID)
 			if severityIndex(c.Severity) < severityIndex(audit.Severity(d.Actions[i].Severity)) {
@@ -473,12 +588,64 @@ func (d *Decision) actions() {
 			continue
 		}
 		index[text] = len(d.Actions)
+		first[text] = c
 		d.Actions = append(d.Actions, Action{Text: text, Priority: priority(c.Severity), Severity: string(c.Severity),
 			Kind: string(c.RemediationKind), Remediation: c.Remediation, Checks: []string{c.ID}})
+	}
+	for _, st := range statusOrder {
+		cs := byStatus[st]
+		a := Action{Kind: string(audit.Operations),
+			Remediation: "Make the audit run produce these checks' results (see each check's reason under Checks), then re-run the audit."}
+		worst := cs[0].Severity
+		for _, c := range cs {
+			a.Checks = append(a.Checks, c.ID)
+			if severityIndex(c.Severity) < severityIndex(worst) {
+				worst = c.Severity
+			}
+		}
+		a.Severity, a.Priority = string(worst), priority(worst)
+		noun := "checks"
+		if len(cs) == 1 {
+			noun = "check"
+		}
+		shown := a.Checks[:min(len(a.Checks), 8)]
+		a.Text = fmt.Sprintf("Obtain evidence for %d %s %s (%s): %s", len(cs), noun, evidencePhrase[st], st, strings.Join(shown, ", "))
+		if n := len(a.Checks) - len(shown); n > 0 {
+			a.Text += fmt.Sprintf(" and %d more", n)
+		}
+		first[a.Text] = cs[0]
+		d.Actions = append(d.Actions, a)
+	}
+	for i := range d.Actions {
+		d.Actions[i].Observed = observed(first[d.Actions[i].Text], len(d.Actions[i].Checks))
 	}
 	sort.SliceStable(d.Actions, func(i, j int) bool {
 		return severityIndex(audit.Severity(d.Actions[i].Severity)) < severityIndex(audit.Severity(d.Actions[j].Severity))
 	})
+}
+
+// observedBound is the longest observed finding an action carries.
+const observedBound = 160
+
+// observed is one line saying what was seen of an action's first check:
+// "FUN-CFG-001: answers are the mock's canned text (+2 more)".
+func observed(c CheckResult, checks int) string {
+	what := c.Reason
+	if len(c.Findings) > 0 {
+		what = c.Findings[0]
+	}
+	if what == "" {
+		what = string(c.Status) + " without a message"
+	}
+	more := ""
+	if checks > 1 {
+		more = fmt.Sprintf(" (+%d more)", checks-1)
+	}
+	line := c.ID + ": " + strings.Join(strings.Fields(what), " ")
+	if room := observedBound - utf8.RuneCountInString(more); utf8.RuneCountInString(line) > room {
+		line = string([]rune(line)[:room-3]) + "..."
+	}
+	return line + more
 }
 
 func severityIndex(s audit.Severity) int {

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // outputTail bounds the output lines kept per test or package: the report
@@ -41,19 +43,37 @@ type Attr struct {
 type TestResult struct {
 	Package string
 	Name    string
-	// Action is the last terminal action: pass, fail, skip; "run" when the
-	// test started and never finished.
+	// Action is the worst of its results (fail over skip over pass); "run"
+	// when a run of the test started and never finished.
 	Action  string
 	Elapsed float64
 	Attrs   []Attr
-	Output  []string // the last outputTail lines, subtests included
-	dropped int
+	Output  []string // the last outputTail lines of the run that gave Action, subtests included
+	// Results are every terminal result the streams gave the test, in the
+	// order read. More than one means the test was reported twice (two
+	// shards ran it, or -count): broken evidence.
+	Results []Outcome
+	// Unfinished are the streams in which a run of the test started and
+	// never ended (then Action is "run").
+	Unfinished []int
+	decided    bool // Action comes from a result
+	ended      int  // the stream of the last result
+	// The run in progress: its stream (0 when none) and its output so far.
+	open int
+	cur  tail
+}
+
+// Outcome is one terminal result of a test and the stream it came from.
+type Outcome struct {
+	Action string // pass, fail or skip
+	Stream int    // 1 for the first stream given to Parse
 }
 
 // PackageResult is one test binary.
 type PackageResult struct {
 	Name string
-	// Action is pass, fail or skip; "" when the package never finished.
+	// Action is pass, fail or skip, the worst when several streams ended
+	// the package; "" when the package never finished.
 	Action      string
 	Elapsed     float64
 	BuildFailed bool
@@ -62,7 +82,7 @@ type PackageResult struct {
 	PanicLine   string   // the first "panic: " line, from any test of the package
 	Output      []string // package-level output (TestMain, panics, build errors)
 	Tests       map[string]*TestResult
-	dropped     int
+	out         tail
 }
 
 // Run is everything the streams said.
@@ -106,12 +126,22 @@ func (r Run) PackageNames() []string {
 // Parse reads one or several streams (shards of one audit, e.g. from a CI
 // matrix) into one Run. Streams are read in order and merged by package
 // and test name, so the result does not depend on how events interleave.
+// A test that ends in more than one stream (or twice in one) keeps every
+// result (TestResult.Results) and the worst of them, whatever the order.
 // Only read errors are returned; malformed content is recorded in the Run.
 func Parse(streams ...io.Reader) (Run, error) {
 	p := parser{run: Run{Packages: map[string]*PackageResult{}}}
 	for i, s := range streams {
+		p.n = i + 1
 		if err := p.stream(s); err != nil {
 			return Run{}, fmt.Errorf("stream %d: %w", i+1, err)
+		}
+		// Nothing continues into the next stream: not a line, not a run.
+		for _, pr := range p.run.Packages {
+			pr.out.open = false
+			for _, tr := range pr.Tests {
+				tr.closeStream()
+			}
 		}
 	}
 	return p.run, nil
@@ -119,6 +149,7 @@ func Parse(streams ...io.Reader) (Run, error) {
 
 type parser struct {
 	run       Run
+	n         int    // the current stream, from 1
 	firstTime string // of the current stream
 	lastTime  string
 }
@@ -213,8 +244,10 @@ func (p *parser) event(e event) {
 			pr.addOutput(e.Output)
 			pr.notice(e.Output)
 		case "pass", "fail", "skip":
-			pr.Action = e.Action
-			pr.Elapsed = e.Elapsed
+			if pr.Action == "" || rank(e.Action) >= rank(pr.Action) { // the worst, whatever the order of the streams
+				pr.Action = e.Action
+				pr.Elapsed = e.Elapsed
+			}
 			if e.FailedBuild != "" {
 				pr.BuildFailed = true
 			}
@@ -227,25 +260,77 @@ func (p *parser) event(e event) {
 		tr = &TestResult{Package: e.Package, Name: top, Action: "run"}
 		pr.Tests[top] = tr
 	}
+	if tr.open == 0 && (e.Action == "run" && !sub || tr.ended != p.n) {
+		// A run begins: an event of a test that has not ended in this
+		// stream, whatever other streams said, or a run event after its end.
+		tr.open = p.n
+	}
 	switch e.Action {
 	case "output":
-		tr.addOutput(e.Output)
+		if line, ok := tr.cur.add(e.Output); ok && line.total >= attrLineLost {
+			tr.lostAttr(line.head, line.total)
+		}
 		pr.notice(e.Output)
 	case "attr":
 		if !sub {
-			tr.Attrs = append(tr.Attrs, Attr{Key: e.Key, Value: e.Value})
+			tr.Attrs = append(tr.Attrs, Attr{Key: e.Key, Value: cut(e.Value, len(e.Value))})
 		}
 	case "pass", "fail", "skip":
 		if !sub {
-			tr.Action = e.Action
-			tr.Elapsed = e.Elapsed
-			if e.Action == "pass" {
-				// A pass needs no findings: dropping its output keeps memory
-				// flat however many tests the stream holds.
-				tr.Output, tr.dropped = nil, 0
-			}
+			tr.end(Outcome{Action: e.Action, Stream: p.n}, e.Elapsed)
 		}
 	}
+}
+
+// end records a terminal result; the worst result so far gives the
+// test's action, elapsed time and output.
+func (tr *TestResult) end(o Outcome, elapsed float64) {
+	tr.Results = append(tr.Results, o)
+	tr.ended = o.Stream
+	if !tr.decided || rank(o.Action) >= rank(tr.Action) {
+		tr.decided = true
+		tr.Action, tr.Elapsed = o.Action, elapsed
+		tr.Output = tr.cur.lines
+		if o.Action == "pass" {
+			// A pass needs no findings: dropping its output keeps memory
+			// flat however many tests the stream holds.
+			tr.Output = nil
+		}
+	}
+	tr.open, tr.cur = 0, tail{}
+}
+
+// closeStream closes the test at the end of a stream: a run still open
+// started and never finished, which is worse than any result.
+func (tr *TestResult) closeStream() {
+	if tr.open != 0 {
+		tr.Unfinished = append(tr.Unfinished, tr.open)
+		tr.Action, tr.Elapsed, tr.decided = "run", 0, true
+		tr.Output = tr.cur.lines
+	}
+	tr.open, tr.cur = 0, tail{}
+}
+
+// attrLineLost is the length from which test2json no longer recognises a
+// framing line ("=== ATTR  TestX key value"): longer than its 4,096-byte
+// input buffer, the line is only output, split into pieces, and the attr
+// event never comes.
+const attrLineLost = 4096
+
+// lostAttr recovers the attr of a framing line test2json could not
+// recognise (see attrLineLost), so a long evidence value stays evidence
+// instead of becoming findings.
+func (tr *TestResult) lostAttr(head string, total int) {
+	prefix := "=== ATTR  " + tr.Name + " "
+	if !strings.HasPrefix(head, prefix) {
+		return
+	}
+	key, value, ok := strings.Cut(head[len(prefix):], " ")
+	if !ok || key == "" {
+		return
+	}
+	tr.Attrs = append(tr.Attrs, Attr{Key: key, Value: cut(value, total-len(prefix)-len(key)-1)})
+	tr.cur.lines = tr.cur.lines[:len(tr.cur.lines)-1] // the framing line is not a message
 }
 
 // notice flags panics and timeouts from their well-known output lines.
@@ -262,21 +347,86 @@ func (pr *PackageResult) notice(out string) {
 }
 
 func (pr *PackageResult) addOutput(s string) {
-	pr.Output, pr.dropped = appendTail(pr.Output, pr.dropped, s)
+	pr.out.add(s)
+	pr.Output = pr.out.lines
 }
 
-func (tr *TestResult) addOutput(s string) {
-	tr.Output, tr.dropped = appendTail(tr.Output, tr.dropped, s)
+// lineBound is the longest output line, evidence value or finding the
+// report keeps whole; a longer one is cut with a marker saying how long it
+// was (a probe's 64 KB header is not a finding).
+const lineBound = 512
+
+// tail keeps the last outputTail lines of an output, each bounded to
+// lineBound. test2json splits a line longer than its 1,024-byte output
+// buffer into several output events, all but the last without a newline:
+// tail joins them back into the line they were.
+type tail struct {
+	lines   []string
+	dropped int
+	last    longLine // the last line, while it has not ended
+	open    bool
 }
 
-func appendTail(lines []string, dropped int, s string) ([]string, int) {
-	s = strings.TrimRight(s, "\n")
-	if len(lines) == outputTail {
-		copy(lines, lines[1:])
-		lines = lines[:outputTail-1]
-		dropped++
+// longLine is the head of a line (at most lineBound bytes) and its length.
+type longLine struct {
+	head  string
+	total int
+	parts int
+}
+
+// add takes one output event's text. It returns the line it ended, when
+// that line came in several pieces.
+func (t *tail) add(s string) (longLine, bool) {
+	ended := strings.HasSuffix(s, "\n")
+	s = strings.TrimSuffix(s, "\n")
+	if !t.open {
+		s = strings.TrimPrefix(s, "\x16") // test2json's framing marker, left on lines it could not parse
+		if len(t.lines) == outputTail {
+			copy(t.lines, t.lines[1:])
+			t.lines = t.lines[:outputTail-1]
+			t.dropped++
+		}
+		t.last = longLine{}
+		t.lines = append(t.lines, "")
 	}
-	return append(lines, s), dropped
+	l := &t.last
+	if room := lineBound - len(l.head); room > 0 {
+		l.head += s[:cutPoint(s, room)]
+	}
+	l.total += len(s)
+	l.parts++
+	t.lines[len(t.lines)-1] = cut(l.head, l.total)
+	t.open = !ended
+	return *l, ended && l.parts > 1
+}
+
+// cutPoint is the largest index <= n that does not split a rune of s.
+func cutPoint(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
+}
+
+// cut bounds s, the head of a value of total bytes, to lineBound bytes,
+// marking a cut with the whole length: "... [cut: 65 536 bytes]".
+func cut(s string, total int) string {
+	if total <= lineBound && len(s) <= lineBound {
+		return s
+	}
+	return s[:cutPoint(s, lineBound)] + " ... [cut: " + groupDigits(max(total, len(s))) + " bytes]"
+}
+
+// groupDigits writes n with its thousands apart: 65 536.
+func groupDigits(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + " " + s[i:]
+	}
+	return s
 }
 
 // Attr returns the first value of an attribute.

@@ -69,7 +69,7 @@ func (p *Progress) line(b []byte) {
 			fmt.Fprintf(p.Out, "== %-15s %s (%.1fs)\n", short, strings.ToUpper(e.Action), e.Elapsed)
 		case "output":
 			if strings.HasPrefix(e.Output, "panic: ") || strings.HasPrefix(e.Output, "audit target: ") {
-				fmt.Fprintf(p.Out, "!! %s: %s", short, e.Output)
+				fmt.Fprintf(p.Out, "!! %s: %s\n", short, Printable(strings.TrimSuffix(e.Output, "\n")))
 			}
 		}
 		return
@@ -96,7 +96,7 @@ func (p *Progress) line(b []byte) {
 		if e.Action != "pass" {
 			// Whole output at once: a testify failure spans several lines.
 			if msgs := messageLines(p.output[key]); len(msgs) > 0 {
-				line += "  " + Redact(truncate(msgs[0], 140))
+				line += "  " + Printable(Redact(truncate(msgs[0], 140)))
 			}
 		}
 		if e.Action == "fail" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -249,4 +250,141 @@ func TestLatencyTableRowsOnlyForPercentiles(t *testing.T) {
 	assert.NotContains(t, got, "PRF-MEM-001", "a check without percentiles has no latency row")
 	assert.Contains(t, measurementsTable(d), "| PRF-MEM-001 | memory_growth_mib | 40.00 |  |")
 	assert.Empty(t, latencyTable(Decision{}))
+}
+
+// TestMarkdownEscapesControlBytes: what a test printed (terminal colours,
+// NUL, backspaces) must not reach the Markdown raw, wherever it enters:
+// findings, evidence, reasons, causes, metrics, names.
+func TestMarkdownEscapesControlBytes(t *testing.T) {
+	s := ev("start", "p", "", "") +
+		ev("run", "p", "TestFUN_FIX_001", "") +
+		ev("attr", "p", "TestFUN_FIX_001", `,"Key":"audit.evidence","Value":"GET /x \u001b]0;title\u0007 body \u0000"`) +
+		ev("attr", "p", "TestFUN_FIX_001", `,"Key":"audit.metric","Value":"lat\u001b[2Jency=3 m\u0008s"`) +
+		ev("output", "p", "TestFUN_FIX_001", `,"Output":"    x_test.go:3: status \u001b[31m500\u001b[0m, body \"a\u0000b\u0008c\u007f\"\n"`) +
+		ev("fail", "p", "TestFUN_FIX_001", "") +
+		ev("run", "p", "TestSEC_FIX_001", "") +
+		ev("output", "p", "TestSEC_FIX_001", `,"Output":"    x_test.go:9: no \u001b[1mdocker\u001b[0m\n"`) +
+		ev("skip", "p", "TestSEC_FIX_001", "") +
+		`{"Action":"run","Package":"p","Test":"TestOutside\u001b[K"}` + "\n" +
+		`{"Action":"pass","Package":"p","Test":"TestOutside\u001b[K"}` + "\n" +
+		ev("pass", "p", "", "") +
+		`{"Action":"start","Package":"q\u001b[5m"}` + "\n"
+	d := evaluate(t, s, audit.DefaultPolicy())
+	var md bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, Report{Decision: d, Info: RunInfo{Target: "http://x\u001b[0m"}}))
+	out := md.String()
+	for i, r := range out {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			t.Fatalf("raw control byte %#x at %d: %q", r, i, out[max(0, i-40):min(len(out), i+40)])
+		}
+	}
+	for _, want := range []string{
+		`- **Finding**: status \x1b[31m500\x1b[0m, body "a\x00b\x08c\x7f"`,
+		`- Evidence: GET /x \x1b]0;title\x07 body \x00`,
+		`- **Reason**: no \x1b[1mdocker\x1b[0m`,
+		`package q\x1b[5m never finished`,
+		`lat\x1b[2Jency`,
+		`- p.TestOutside\x1b[K`,
+		`- **Target**: http://x\x1b[0m`,
+	} {
+		assert.Contains(t, out, want)
+	}
+}
+
+func actionFor(d Decision, id string) (Action, bool) {
+	for _, a := range d.Actions {
+		for _, c := range a.Checks {
+			if c == id {
+				return a, true
+			}
+		}
+	}
+	return Action{}, false
+}
+
+// TestActionsCarryTheObservedFinding: the reader sees what was observed
+// next to what to do, not 1,200 lines below.
+func TestActionsCarryTheObservedFinding(t *testing.T) {
+	catalog := append([]audit.Check(nil), fixtureCatalog...)
+	catalog[2].Action = catalog[1].Action // two checks, one action
+	long := strings.Repeat("x", 300)
+	s := ev("start", "p", "", "") +
+		ev("run", "p", "TestFUN_FIX_001", "") +
+		ev("output", "p", "TestFUN_FIX_001", `,"Output":"    x_test.go:3: answers are the mock's canned text\n"`) +
+		ev("output", "p", "TestFUN_FIX_001", `,"Output":"    x_test.go:4: second finding\n"`) +
+		ev("fail", "p", "TestFUN_FIX_001", "") +
+		ev("run", "p", "TestSEC_FIX_001", "") +
+		ev("output", "p", "TestSEC_FIX_001", `,"Output":"    x_test.go:5: `+long+`\n"`) +
+		ev("fail", "p", "TestSEC_FIX_001", "") +
+		ev("run", "p", "TestDEP_FIX_001", "") +
+		ev("fail", "p", "TestDEP_FIX_001", "") +
+		ev("fail", "p", "", "")
+	run, err := Parse(strings.NewReader(s))
+	require.NoError(t, err)
+	d := Evaluate(run, catalog, audit.DefaultPolicy(), fixedNow)
+	a, ok := actionFor(d, "FUN-FIX-001")
+	require.True(t, ok)
+	assert.Equal(t, "FUN-FIX-001: answers are the mock's canned text", a.Observed)
+	a, ok = actionFor(d, "SEC-FIX-001")
+	require.True(t, ok)
+	assert.Equal(t, []string{"SEC-FIX-001", "DEP-FIX-001"}, a.Checks)
+	assert.True(t, strings.HasPrefix(a.Observed, "SEC-FIX-001: xxx"), a.Observed)
+	assert.True(t, strings.HasSuffix(a.Observed, "... (+1 more)"), a.Observed)
+	assert.LessOrEqual(t, utf8.RuneCountInString(a.Observed), 160)
+
+	var md, js bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, Report{Decision: d}))
+	assert.Contains(t, md.String(), "1. Fix the core [FUN-FIX-001; code]\n   - Observed: FUN-FIX-001: answers are the mock's canned text\n   - Make the core work.\n")
+	require.NoError(t, WriteJSON(&js, Report{Decision: d}))
+	assert.Contains(t, js.String(), `"observed": "FUN-FIX-001: answers are the mock's canned text"`)
+}
+
+// TestEvidenceActionsAreGroupedByStatus: 100 checks absent from the
+// stream are one action, not 100; the checks array keeps every ID.
+func TestEvidenceActionsAreGroupedByStatus(t *testing.T) {
+	catalog := audit.Catalog()
+	name := "Test" + strings.ReplaceAll(catalog[0].ID, "-", "_")
+	skipped := "Test" + strings.ReplaceAll(catalog[1].ID, "-", "_")
+	s := ev("start", "p", "", "") +
+		ev("run", "p", name, "") +
+		ev("attr", "p", name, `,"Key":"audit.harness_error","Value":"docker went away"`) +
+		ev("fail", "p", name, "") +
+		ev("run", "p", skipped, "") +
+		ev("output", "p", skipped, `,"Output":"    x_test.go:1: needs the admin token\n"`) +
+		ev("skip", "p", skipped, "") +
+		ev("fail", "p", "", "")
+	run, err := Parse(strings.NewReader(s))
+	require.NoError(t, err)
+	d := Evaluate(run, catalog, audit.DefaultPolicy(), fixedNow)
+	byStatus := map[string]Action{}
+	for _, a := range d.Actions {
+		if strings.HasPrefix(a.Text, "Obtain evidence") {
+			_, dup := byStatus[a.Text]
+			require.False(t, dup)
+			byStatus[a.Text] = a
+		}
+	}
+	require.Len(t, byStatus, 3, "one action per status: %v", d.Actions)
+	n := len(catalog) - 2
+	var missing Action
+	for text, a := range byStatus {
+		if strings.Contains(text, "(missing)") {
+			missing = a
+		}
+	}
+	assert.Len(t, missing.Checks, n)
+	assert.Equal(t, fmt.Sprintf("Obtain evidence for %d checks absent from the test stream (missing): %s and %d more",
+		n, strings.Join(missing.Checks[:8], ", "), n-8), missing.Text)
+	assert.Equal(t, "P0", missing.Priority)
+	assert.Equal(t, fmt.Sprintf("%s: absent from the test stream (+%d more)", missing.Checks[0], n-1), missing.Observed)
+	assert.Contains(t, byStatus, fmt.Sprintf("Obtain evidence for 1 check that could not run (error): %s", catalog[0].ID))
+	assert.Equal(t, catalog[0].ID+": docker went away", byStatus["Obtain evidence for 1 check that could not run (error): "+catalog[0].ID].Observed)
+	assert.Contains(t, byStatus, fmt.Sprintf("Obtain evidence for 1 check not evaluated (skip): %s", catalog[1].ID))
+
+	var md bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, Report{Decision: d}))
+	section := md.String()[strings.Index(md.String(), "### Required Actions"):strings.Index(md.String(), "## Risk Assessment")]
+	assert.Equal(t, 1, strings.Count(section, "absent from the test stream (missing)"), "one action, one line")
+	assert.Less(t, strings.Count(section, "\n"), 20, section)
+	assert.Equal(t, n, strings.Count(md.String(), "- **Reason**: absent from the test stream"), "the per-check detail stays")
 }

@@ -105,15 +105,22 @@ func (o reportOptions) finish(stdout io.Writer, r report.Report) int {
 // printSummary is the short summary on the terminal.
 func printSummary(w io.Writer, r report.Report, outDir string) {
 	d := r.Decision
-	fmt.Fprintf(w, "\nVERDICT: %s\n%s\n", d.Verdict, report.Redact(d.Rule))
+	// Test output reaches the terminal through the rule, the causes and
+	// the observed findings: escape what could drive the terminal.
+	text := func(s string) string { return report.Printable(report.Redact(s)) }
+	fmt.Fprintf(w, "\nVERDICT: %s\n%s\n", d.Verdict, text(d.Rule))
 	fmt.Fprintf(w, "checks: %d, passed %d, failed %d, not evaluated %d, errors %d, missing %d; score %.1f\n",
 		d.Counts.Total, d.Counts.Pass, d.Counts.Fail, d.Counts.Skip, d.Counts.Error, d.Counts.Missing, d.Score)
 	for _, c := range d.Causes {
-		fmt.Fprintf(w, "  incomplete: %s\n", report.Redact(c))
+		fmt.Fprintf(w, "  incomplete: %s\n", text(c))
 	}
 	for _, a := range d.Actions {
 		if a.Priority == "P0" {
-			fmt.Fprintf(w, "  required: %s [%v]\n", a.Text, a.Checks)
+			line := fmt.Sprintf("  required: %s [%s]", a.Text, report.CheckList(a.Checks, 3))
+			if a.Observed != "" {
+				line += " - " + a.Observed
+			}
+			fmt.Fprintln(w, text(line))
 		}
 	}
 	fmt.Fprintf(w, "reports: %s/{%s,%s,%s}\n", outDir, report.Files.Markdown, report.Files.JSON, report.Files.JUnit)

@@ -35,6 +35,9 @@ func fullStream(failing string) string {
 		}
 		fmt.Fprintf(&b, `{"Action":"run","Package":"p","Test":%q}`+"\n", name)
 		fmt.Fprintf(&b, `{"Action":"attr","Package":"p","Test":%q,"Key":"audit.id","Value":%q}`+"\n", name, c.ID)
+		if action == "fail" {
+			fmt.Fprintf(&b, `{"Action":"output","Package":"p","Test":%q,"Output":"    x_test.go:7: token with alg=none accepted: status = 200, want 401\n"}`+"\n", name)
+		}
 		fmt.Fprintf(&b, `{"Action":%q,"Package":"p","Test":%q}`+"\n", action, name)
 	}
 	end := "pass"
@@ -81,4 +84,60 @@ func TestReportExitCodes(t *testing.T) {
 	for _, f := range []string{"audit-report.md", "audit-report.json", "junit.xml"} {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}
+}
+
+// TestMergedStreamsReportingACheckTwice: a stream in which SEC-JWT-004
+// fails merged with one in which every check passes is incomplete
+// evidence, in either order; the last stream read must not win.
+func TestMergedStreamsReportingACheckTwice(t *testing.T) {
+	dir := t.TempDir()
+	failing := filepath.Join(dir, "a.jsonl")
+	passing := filepath.Join(dir, "b.jsonl")
+	name := "TestSEC_JWT_004_X"
+	one := `{"Action":"start","Package":"p"}` + "\n" +
+		`{"Action":"run","Package":"p","Test":"` + name + `"}` + "\n" +
+		`{"Action":"attr","Package":"p","Test":"` + name + `","Key":"audit.id","Value":"SEC-JWT-004"}` + "\n" +
+		`{"Action":"fail","Package":"p","Test":"` + name + `"}` + "\n" +
+		`{"Action":"fail","Package":"p"}` + "\n"
+	require.NoError(t, os.WriteFile(failing, []byte(one), 0o600))
+	require.NoError(t, os.WriteFile(passing, []byte(fullStream("")), 0o600))
+	for _, order := range [][]string{{failing, passing}, {passing, failing}} {
+		var out, errOut bytes.Buffer
+		code := dispatch(append([]string{"report", "-out-dir", filepath.Join(dir, "reports")}, order...), strings.NewReader(""), &out, &errOut)
+		assert.Equal(t, exitIncomplete, code, "stdout: %s\nstderr: %s", out.String(), errOut.String())
+		assert.Contains(t, out.String(), "VERDICT: NO-GO")
+		assert.Contains(t, out.String(), "check SEC-JWT-004 reported twice: fail (stream ")
+	}
+}
+
+// TestSummaryRequiredLines: each required action on the terminal names
+// what was observed, and checks without a result are one line per status.
+func TestSummaryRequiredLines(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	code := dispatch([]string{"report", "-out-dir", dir}, strings.NewReader(fullStream("SEC-JWT-004")), &out, &errOut)
+	require.Equal(t, exitNoGo, code, errOut.String())
+	var jwt audit.Check
+	for _, c := range audit.Catalog() {
+		if c.ID == "SEC-JWT-004" {
+			jwt = c
+		}
+	}
+	assert.Contains(t, out.String(), "  required: "+jwt.Action+" [SEC-JWT-004] - SEC-JWT-004: token with alg=none accepted: status = 200, want 401\n")
+
+	out.Reset()
+	code = dispatch([]string{"report", "-out-dir", dir}, strings.NewReader(stream), &out, &errOut)
+	require.Equal(t, exitIncomplete, code, errOut.String())
+	var required []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "  required: ") {
+			required = append(required, l)
+		}
+	}
+	n := len(audit.Catalog()) - 1
+	require.Len(t, required, 1, "one line for every missing check: %q", required)
+	assert.Contains(t, required[0], fmt.Sprintf("required: Obtain evidence for %d checks absent from the test stream (missing): ", n))
+	assert.Contains(t, required[0], fmt.Sprintf(" and %d more] - ", n-3))
+	assert.Contains(t, required[0], fmt.Sprintf(": absent from the test stream (+%d more)", n-1))
+	assert.Less(t, len(required[0]), 400)
 }
