@@ -241,12 +241,12 @@ func syntheticStream(packages, tests int) []byte {
 func TestLatencyTableRowsOnlyForPercentiles(t *testing.T) {
 	d := Decision{Checks: []CheckResult{
 		{Check: audit.Check{ID: "PRF-LAT-001", Title: "probe"}, Status: audit.Pass,
-			Metrics: []Metric{{Name: "p50_ms", Value: 1.5}, {Name: "p95_ms", Value: 2.25}, {Name: "achieved_rps", Value: 99.9}}},
+			Metrics: []Metric{{Name: "p50_ms", Value: 1.5}, {Name: "p95_ms", Value: 2.25}, {Name: "floor_p95_ms", Value: 0.75}, {Name: "achieved_rps", Value: 99.9}}},
 		{Check: audit.Check{ID: "PRF-MEM-001", Title: "memory"}, Status: audit.Fail,
 			Metrics: []Metric{{Name: "memory_growth_mib", Value: 40}}},
 	}}
 	got := latencyTable(d)
-	assert.Contains(t, got, "| PRF-LAT-001 | probe | 1.50 | 2.25 | - | 99.90 |")
+	assert.Contains(t, got, "| PRF-LAT-001 | probe | 1.50 | 2.25 | - | 0.75 | 99.90 |")
 	assert.NotContains(t, got, "PRF-MEM-001", "a check without percentiles has no latency row")
 	assert.Contains(t, measurementsTable(d), "| PRF-MEM-001 | memory_growth_mib | 40.00 |  |")
 	assert.Empty(t, latencyTable(Decision{}))
