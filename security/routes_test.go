@@ -67,18 +67,26 @@ func lastLine(logs string) string {
 
 // routeVariants are spellings of a path that routers and proxies disagree on.
 func routeVariants(path string) map[string]string {
-	dir, last, _ := cutLast(path, "/")
-	return map[string]string{
-		"trailing slash":        path + "/",
-		"upper case":            strings.ToUpper(path),
-		"double slash":          "/" + path,
-		"inner double slash":    dir + "//" + last,
-		"encoded slash":         dir + "%2f" + last,
-		"encoded dot segment":   dir + "/%2e/" + last,
-		"matrix parameter":      path + ";jsessionid=x",
-		"encoded first letter":  dir + "/%" + fmt.Sprintf("%02x", last[0]) + last[1:],
-		"dot-dot back to route": dir + "/x/../" + last,
+	// A route may end in "/" (a profile's "/v1/models/"): the variants
+	// work on its last segment and put the slash back.
+	trimmed := strings.TrimRight(path, "/")
+	slash := path[len(trimmed):]
+	dir, last, _ := cutLast(trimmed, "/")
+	out := map[string]string{
+		"trailing slash":   path + "/",
+		"upper case":       strings.ToUpper(path),
+		"double slash":     "/" + path,
+		"matrix parameter": path + ";jsessionid=x",
 	}
+	if last == "" {
+		return out // the root has no segment to vary
+	}
+	out["inner double slash"] = dir + "//" + last + slash
+	out["encoded slash"] = dir + "%2f" + last + slash
+	out["encoded dot segment"] = dir + "/%2e/" + last + slash
+	out["encoded first letter"] = dir + "/%" + fmt.Sprintf("%02x", last[0]) + last[1:] + slash
+	out["dot-dot back to route"] = dir + "/x/../" + last + slash
+	return out
 }
 
 // jsonKeys lists the top-level fields of a JSON object body, sorted.

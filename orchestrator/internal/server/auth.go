@@ -104,7 +104,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		}
 		if ok && atoi(v) >= limits[k] {
 			s.metrics.RateLimited("login")
-			retryAfter(w, time.Minute)
+			// The window's own remaining time: a client told a full minute
+			// when the window ends sooner waits for nothing.
+			left, err := s.deps.KV.TTL(ctx, k)
+			if err != nil || left <= 0 {
+				left = time.Minute
+			}
+			retryAfter(w, left)
 			writeError(w, r, http.StatusTooManyRequests, "rate_limited", "too many failed logins, retry later")
 			return
 		}

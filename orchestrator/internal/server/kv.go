@@ -48,6 +48,15 @@ func (k RedisKV) Set(ctx context.Context, key, value string, ttl time.Duration) 
 	return k.C.Set(ctx, key, value, ttl).Err()
 }
 
+// TTL implements KV.
+func (k RedisKV) TTL(ctx context.Context, key string) (time.Duration, error) {
+	d, err := k.C.PTTL(ctx, key).Result()
+	if err != nil || d < 0 {
+		return 0, err // -1: no expiry, -2: gone
+	}
+	return d, nil
+}
+
 // Exists implements KV.
 func (k RedisKV) Exists(ctx context.Context, key string) (bool, error) {
 	n, err := k.C.Exists(ctx, key).Result()

@@ -55,6 +55,8 @@ type KV interface {
 	Get(ctx context.Context, key string) (string, bool, error)
 	Set(ctx context.Context, key, value string, ttl time.Duration) error
 	Exists(ctx context.Context, key string) (bool, error)
+	// TTL is the time key has left (0 when it has no expiry or is gone).
+	TTL(ctx context.Context, key string) (time.Duration, error)
 }
 
 // Deps are the server's collaborators.
@@ -416,7 +418,7 @@ func hashKey(parts ...string) string {
 }
 
 func retryAfter(w http.ResponseWriter, d time.Duration) {
-	secs := int(d.Round(time.Second) / time.Second)
+	secs := int((d + time.Second - 1) / time.Second) // rounded up: never before the window ends
 	if secs < 1 {
 		secs = 1
 	}

@@ -165,6 +165,13 @@ func (k *memKV) Incr(_ context.Context, key string, w time.Duration) (int64, tim
 	k.data[key] = strconv.FormatInt(n, 10)
 	return n, w, nil
 }
+func (k *memKV) TTL(context.Context, string) (time.Duration, error) {
+	if err := k.err(); err != nil {
+		return 0, err
+	}
+	return 0, nil // no clock here: callers fall back to the whole window
+}
+
 func (k *memKV) Get(_ context.Context, key string) (string, bool, error) {
 	if err := k.err(); err != nil {
 		return "", false, err
