@@ -14,6 +14,9 @@ import (
 // a package that calls Uncached the way Main and Use do, twice, without
 // -count=1.
 func TestUncachedDefeatsTheTestCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test twice on a fixture package (about 20 s)")
+	}
 	root, err := ModuleRoot()
 	require.NoError(t, err)
 	run := func() string {
