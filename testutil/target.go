@@ -73,6 +73,9 @@ type Target struct {
 	closers []func()
 	tallies map[testing.TB]*tally // per running check, see probe.go
 	live    map[string]bool       // tokens issued to the audit and not retired
+
+	catchAllMu sync.Mutex
+	catchAll   *CatchAll // learnt once, see catchall.go
 }
 
 // BaseURL returns the orchestrator's current base URL, e.g.
