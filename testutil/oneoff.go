@@ -71,6 +71,7 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 		// No alias: the audited container keeps its name on the network.
 		opts = append(opts, network.WithNetworkName(nil, networks[0]))
 	}
+	opts = append(opts, publishOnLoopback())
 	c, err := testcontainers.Run(ctx, orch.Image, opts...)
 	if c != nil {
 		tb.Cleanup(func() { _ = c.Terminate(context.Background()) })

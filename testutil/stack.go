@@ -301,6 +301,7 @@ func (s *Stack) startPostgres(ctx context.Context, cfg Config, p stackPlan) (tes
 		postgres.WithDatabase(p.pgDB),
 		postgres.BasicWaitStrategies(),
 		s.labelsFor(ServicePostgres),
+		publishOnLoopback(), // last: after every option that exposes ports
 		// Statement logging and connection logging as a production server has them.
 		testcontainers.WithCmd("postgres", "-c", "log_connections=on", "-c", "log_disconnections=on",
 			"-c", "idle_in_transaction_session_timeout=60s"),
@@ -349,6 +350,7 @@ func (s *Stack) startRedis(ctx context.Context, cfg Config, p stackPlan) (testco
 			wait.ForListeningPort(redisPort),
 		).WithDeadline(cfg.StartTimeout)),
 		s.labelsFor(ServiceRedis),
+		publishOnLoopback(), // last: after every option that exposes ports
 	)
 	return started(ctx, "redis", cfg.Images.Redis, c, err)
 }
@@ -383,6 +385,7 @@ func (s *Stack) startStub(ctx context.Context, cfg Config, p stackPlan) (testcon
 		}),
 		testcontainers.WithWaitStrategy(wait.ForHTTP("/health").WithPort(stubPort).WithStartupTimeout(cfg.StartTimeout)),
 		s.labelsFor(ServiceProviderStub),
+		publishOnLoopback(), // last: after every option that exposes ports
 	)
 	return started(ctx, "providerstub", cfg.Images.ProviderStub, c, err)
 }
@@ -407,6 +410,7 @@ func (s *Stack) startOrchestrator(ctx context.Context, cfg Config, p stackPlan, 
 		testcontainers.WithWaitStrategy(wait.ForHTTP("/health").WithPort(appPort).
 			WithStartupTimeout(cfg.StartTimeout).WithPollInterval(100*time.Millisecond)),
 		s.labelsFor(ServiceOrchestrator),
+		publishOnLoopback(), // last: after every option that exposes ports
 	)
 	return started(ctx, "orchestrator", cfg.Images.Orchestrator, c, err)
 }

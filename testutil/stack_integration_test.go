@@ -78,6 +78,20 @@ func TestStackStartsAttachesAndLeavesNothing(t *testing.T) {
 	require.NoError(t, tgt.DB.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super))
 	assert.False(t, super, "production.env's role is not a superuser")
 
+	// Published on loopback only: an audited env file's database must not
+	// be reachable from the network during the audit.
+	for svc, ctr := range Containers(tgt.Docker(), stack.Descriptor) {
+		ins, err := ctr.Inspect(ctx)
+		require.NoError(t, err)
+		require.NotNil(t, ins.NetworkSettings)
+		require.NotEmpty(t, ins.NetworkSettings.Ports, "%s publishes its port", svc)
+		for port, bindings := range ins.NetworkSettings.Ports {
+			for _, b := range bindings {
+				assert.Equal(t, "127.0.0.1", b.HostIP.String(), "%s port %s is published on %s", svc, port, b.HostIP)
+			}
+		}
+	}
+
 	c := tgt.Client(t)
 	res, err := c.Get(ctx, tgt.Profile.Health.Readiness, "")
 	require.NoError(t, err)
