@@ -54,6 +54,16 @@
 // (-run SEC_JWT_004). Outside -short mode [Main] and [Use] keep go test
 // from caching the result ([Uncached]).
 //
+// Evidence: a check's [Client] counts its probes, and a probe is evidence
+// only when the target answered it as itself (probe.go): a connection not
+// made, no answer, an unexpected 429 or a 401 to the audit's own live token
+// ends the check as a harness error, never a pass or a finding. Set-up
+// requests ([Client.Setup], [Target.RequireUser]) are not probes. A 2xx that
+// is the page the target gives any unknown path ([Target.CatchAll]) is not
+// an exposure. Timing checks measure with the host's noise floor
+// (testutil/timing, [Target.NoiseFloorURL]). The stack's ports are published
+// on 127.0.0.1 only.
+//
 // Project defaults for testcontainers-go: TESTCONTAINERS_HOST_OVERRIDE is
 // 127.0.0.1 (never a gateway address), and the reaper runs from the locally
 // built image testcontainers/ryuk:0.14.0 (our reaper/), so no container
