@@ -48,7 +48,7 @@ crosscheck: images
 	GOBIN="$(CURDIR)/.build/bin" $(GO) install github.com/tsenart/vegeta/v12@$$($(GO) list -m -f '{{.Version}}' github.com/tsenart/vegeta/v12)
 	AUDIT_VEGETA_CLI="$(CURDIR)/.build/bin/vegeta" $(GO) test -count=1 -v -run 'TestCrossCheckWithVegetaCLI' ./performance
 
-## stress-verdict: N clean audits beside a second audit, then N of mvp.env; counts the verdicts (slow, not in CI)
+## stress-verdict: N clean audits beside a second audit, then N of mvp.env (NOISE=0: alone; KINDS=clean or mvp); counts the verdicts (slow, not in CI)
 stress-verdict: images
 	@$(GO) build -o .build/bin/mvpaudit ./cmd/mvpaudit
 	N=$${N:-10} bash build/stress-verdict.sh
