@@ -192,6 +192,9 @@ func TestPRF_ERR_001_ErrorRateUnderLoad(t *testing.T) {
 		case errPct <= maxErrPct:
 		case m.Floor.Success < 1:
 			jd = timing.Judgement{Outcome: timing.TooNoisy, Reason: fmt.Sprintf("host too noisy: the floor endpoint itself failed %.2f%% of its requests", 100*(1-m.Floor.Success))}
+		case m.Floor.P95 > timing.NoisyFloor:
+			jd = timing.Judgement{Outcome: timing.TooNoisy, Reason: fmt.Sprintf("host too noisy: %.2f%% of orchestrate requests failed while a trivial request's p95 was %.1f ms (over %s)",
+				errPct, ms(m.Floor.P95), timing.NoisyFloor)}
 		default:
 			jd = timing.Judgement{Outcome: timing.Fail, Reason: fmt.Sprintf("%.2f%% of orchestrate requests failed under a steady %d/s (status codes %v, errors %v), want at most %.1f%%",
 				errPct, orchestrateRate, m.Target.StatusCodes, firstN(m.Target.Errors, 3), maxErrPct)}

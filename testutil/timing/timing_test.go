@@ -27,8 +27,12 @@ func TestJudge(t *testing.T) {
 		{"within the limit on a noisy host still passes", 190 * msec, 180 * msec, 200 * msec, Pass},
 		{"over the limit on a quiet host fails", 400 * msec, 2 * msec, 200 * msec, Fail},
 		{"over the limit, but the floor explains it", 290 * msec, 95 * msec, 200 * msec, Pass},
-		{"over the limit on a host as slow as the limit", 655 * msec, 600 * msec, 200 * msec, TooNoisy},
-		{"floor just above half the limit", 400 * msec, 101 * msec, 200 * msec, TooNoisy},
+		{"over the limit on a host as slow as the limit", 655 * msec, 300 * msec, 200 * msec, TooNoisy},
+		{"floor above a tenth of the limit", 400 * msec, 21 * msec, 200 * msec, TooNoisy},
+		{"floor within a tenth of the limit", 400 * msec, 19 * msec, 200 * msec, Fail},
+		// Seen beside a second audit: a trivial request's p50 of 7.9 ms and an
+		// orchestration overhead of 80 ms against a 50 ms limit.
+		{"a busy host slows the target's longer path", 80 * msec, 8 * msec, 50 * msec, TooNoisy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := Judge("p95", tc.got, tc.floor, tc.limit)
@@ -45,6 +49,8 @@ func TestJudgeSuccessAndRate(t *testing.T) {
 	assert.Equal(t, Pass, JudgeSuccess("x", ok, ok).Outcome)
 	assert.Equal(t, Fail, JudgeSuccess("x", flaky, ok).Outcome)
 	assert.Equal(t, TooNoisy, JudgeSuccess("x", flaky, flaky).Outcome, "errors the floor shares are the host's")
+	starved := Summary{Requests: 500, Success: 1, Rate: 100, P95: 40 * msec}
+	assert.Equal(t, TooNoisy, JudgeSuccess("x", flaky, starved).Outcome, "errors while a trivial request waits 40 ms may be the host's")
 	assert.Equal(t, TooNoisy, JudgeSuccess("x", Summary{}, ok).Outcome, "nothing sent is no evidence")
 	assert.Equal(t, Pass, JudgeRate("x", ok, ok, 100, 0.9).Outcome)
 	assert.Equal(t, Fail, JudgeRate("x", slow, ok, 100, 0.9).Outcome)
