@@ -87,7 +87,7 @@ func TestDEP_RUN_003_GracefulDrainOnSIGTERM(t *testing.T) {
 	}
 	o, err := tgt.StartOneOff(t, func(map[string]string) {}, startupWait)
 	require.NoError(t, err)
-	require.True(t, o.Ready, "precondition: a one-off orchestrator with the audited settings becomes ready; logs: %s", lastLine(o.Logs))
+	testutil.Require(t, o.Ready, "a one-off orchestrator with the audited settings becomes ready; logs: %s", lastLine(o.Logs))
 	base, err := o.BaseURL(ctx)
 	require.NoError(t, err)
 	c := tgt.Client(t)

@@ -20,7 +20,7 @@ func TestFUN_ORC_001_OrchestrateThroughProvider(t *testing.T) {
 
 	u := tgt.RequireUser(t, c)
 	before, err := tgt.Stub.Stats(ctx)
-	require.NoError(t, err, "precondition: provider stub statistics")
+	testutil.RequireNoError(t, err, "provider stub statistics")
 
 	prompt := "FUN-ORC-001 probe " + u.Email
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", prompt))

@@ -38,7 +38,7 @@ func TestINF_RDS_001_AuthenticationRequired(t *testing.T) {
 	default:
 		var netErr interface{ Timeout() bool }
 		if errors.As(err, &netErr) {
-			require.NoError(t, err, "precondition: Redis reachable")
+			testutil.RequireNoError(t, err, "Redis reachable")
 		}
 		t.Errorf("PING without credentials: %v, want a NOAUTH refusal", err)
 	}

@@ -52,10 +52,10 @@ func generateKeys(t *testing.T, tgt *testutil.Target) {
 	require.NoError(t, err)
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "key hygiene "+u.Email))
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, res.Status, "precondition: an orchestrate request; %s", res)
+	testutil.Require(t, res.Status == http.StatusOK, "an orchestrate request; %s", res)
 	res, err = c.Post(ctx, p.Logout.Path, u.AccessToken, map[string]string{p.Logout.RefreshTokenField: u.RefreshToken})
 	require.NoError(t, err)
-	require.Less(t, res.Status, 300, "precondition: logout; %s", res)
+	testutil.Require(t, res.Status < 300, "logout; %s", res)
 }
 
 // scanKeys lists at most limit keys.
@@ -81,7 +81,7 @@ func TestINF_RDS_006_KeyHygiene(t *testing.T) {
 	maxTTL := check.Threshold("max_ttl_days") * 24 * 3600
 	keys, err := scanKeys(ctx, rdb, 5000)
 	require.NoError(t, err, "SCAN")
-	require.NotEmpty(t, keys, "precondition: the flows above wrote Redis keys")
+	testutil.Require(t, len(keys) > 0, "the flows above wrote Redis keys")
 	secrets := tgt.Secrets()
 	var noTTL, leaky, gone int
 	for _, k := range keys {

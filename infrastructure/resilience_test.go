@@ -146,7 +146,7 @@ func TestREL_HLT_001_LivenessAndReadinessSemantics(t *testing.T) {
 	pg := control(t, tgt, testutil.ServicePostgres)
 	ctx := t.Context()
 	_, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 30*time.Second)
-	require.NoError(t, err, "precondition: ready")
+	testutil.RequireNoError(t, err, "ready")
 
 	require.NoError(t, pg.Pause(ctx))
 	took, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusServiceUnavailable, 5*time.Second)
@@ -264,7 +264,7 @@ func TestREL_RES_002_PostgresRestartRecovers(t *testing.T) {
 	conv := tgt.Profile.Conversations.Path
 	created, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "survives a database restart"})
 	require.NoError(t, err)
-	require.Less(t, created.Status, 300, "precondition: a conversation; %s", created)
+	testutil.Require(t, created.Status < 300, "a conversation; %s", created)
 	pg := control(t, tgt, testutil.ServicePostgres)
 	before := startedAt(t, tgt)
 
@@ -338,7 +338,7 @@ func TestREL_RES_003_ProviderTimeoutEnforced(t *testing.T) {
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "hung provider "+u.Email))
 	require.NoError(t, err)
 	after := providerCalls(t, tgt)
-	require.Greater(t, after.OpenAI.Calls, before.OpenAI.Calls, "precondition: the request reached the hung provider (is mock mode on?)")
+	testutil.Require(t, after.OpenAI.Calls > before.OpenAI.Calls, "the request reached the hung provider (is mock mode on?)")
 	bound := timeout + 5*time.Second
 	audit.Evidence(t, "OpenAI hung: POST %s -> %d from %q in %s (PROVIDER_TIMEOUT %s)", tgt.Profile.Orchestrate.Path, res.Status,
 		res.Field("provider"), res.Duration.Round(time.Millisecond), timeout)
@@ -425,13 +425,13 @@ func TestREL_DAT_001_NothingLostAcrossRestart(t *testing.T) {
 	conv := tgt.Profile.Conversations.Path
 	created, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "survives a restart"})
 	require.NoError(t, err)
-	require.Less(t, created.Status, 300, "precondition: a conversation; %s", created)
+	testutil.Require(t, created.Status < 300, "a conversation; %s", created)
 	// A revoked token must stay revoked after the restart.
 	revoked := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth
 	res, err := c.Post(ctx, p.Logout.Path, revoked.AccessToken, map[string]string{p.Logout.RefreshTokenField: revoked.RefreshToken})
 	require.NoError(t, err)
-	require.Less(t, res.Status, 300, "precondition: logout; %s", res)
+	testutil.Require(t, res.Status < 300, "logout; %s", res)
 
 	app := control(t, tgt, testutil.ServiceOrchestrator)
 	require.NoError(t, app.Restart(ctx, 30*time.Second))

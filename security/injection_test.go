@@ -44,10 +44,10 @@ func TestSEC_INJ_001_NoSQLInjection(t *testing.T) {
 	conv := tgt.Profile.Conversations.Path
 	res, err := c.Post(ctx, conv, u.AccessToken, map[string]string{"title": "baseline"})
 	require.NoError(t, err)
-	require.True(t, res.Status/100 == 2, "precondition: create a conversation; %s", res)
+	testutil.Require(t, res.Status/100 == 2, "create a conversation; %s", res)
 	baseline, err := c.Get(ctx, conv, u.AccessToken)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, baseline.Status, "precondition: list conversations; %s", baseline)
+	testutil.Require(t, baseline.Status == http.StatusOK, "list conversations; %s", baseline)
 	slowest := baseline.Duration
 
 	probes := 0

@@ -24,10 +24,10 @@ func TestSEC_JWT_004_AlgNoneRejected(t *testing.T) {
 	// Baseline: the genuine token works, so a 401 below is the forgery's.
 	res, err := c.Get(ctx, me, u.AccessToken)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, res.Status, "precondition: GET %s with a genuine token; %s", me, res)
+	testutil.Require(t, res.Status == http.StatusOK, "GET %s with a genuine token; %s", me, res)
 
 	tok, err := jwtforge.Parse(u.AccessToken)
-	require.NoError(t, err, "precondition: the access token is a JWT")
+	testutil.RequireNoError(t, err, "the access token is a JWT")
 	escalated := jwtforge.WithClaims(tok, map[string]any{"role": "admin"})
 	for _, alg := range jwtforge.NoneAlgorithms {
 		for _, sig := range []struct{ name, value string }{{"empty signature", ""}, {"original signature", tok.Signature}} {
@@ -68,9 +68,9 @@ func session(t *testing.T) (*testutil.Target, *testutil.Client, testutil.User, j
 	u := tgt.RequireUser(t, c)
 	res, err := c.Get(t.Context(), tgt.Profile.Auth.Me, u.AccessToken)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, res.Status, "precondition: the genuine token works; %s", res)
+	testutil.Require(t, res.Status == http.StatusOK, "the genuine token works; %s", res)
 	tok, err := jwtforge.Parse(u.AccessToken)
-	require.NoError(t, err, "precondition: the access token is a JWT")
+	testutil.RequireNoError(t, err, "the access token is a JWT")
 	return tgt, c, u, tok
 }
 
@@ -146,7 +146,7 @@ func TestSEC_JWT_009_TimeClaimsEnforced(t *testing.T) {
 	require.NoError(t, err)
 	res, err := c.Get(t.Context(), tgt.Profile.Auth.Me, baseline)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, res.Status, "precondition: a token re-signed with the audited key is accepted (is JWT_SECRET the running one?)")
+	testutil.Require(t, res.Status == http.StatusOK, "a token re-signed with the audited key is accepted (is JWT_SECRET the running one?)")
 	cases := map[string]map[string]any{
 		"exp 2 minutes ago": {"exp": now - 120},
 		"no exp claim":      {"exp": nil},

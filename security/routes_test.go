@@ -38,7 +38,7 @@ func TestSEC_AUTH_001_AuthenticationOnAtRuntime(t *testing.T) {
 		return
 	}
 	o, err := tgt.StartOneOff(t, func(env map[string]string) { env["ENABLE_AUTH"] = "false" }, 20*time.Second)
-	require.NoError(t, err, "precondition: a one-off orchestrator with ENABLE_AUTH=false")
+	testutil.RequireNoError(t, err, "a one-off orchestrator with ENABLE_AUTH=false")
 	switch {
 	case o.Exited && o.ExitCode != 0:
 		audit.Evidence(t, "with ENABLE_AUTH=false the service exits with status %d: %s", o.ExitCode, lastLine(o.Logs))

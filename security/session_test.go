@@ -17,7 +17,7 @@ func TestSEC_JWT_013_TokenRevokedOnLogout(t *testing.T) {
 	p := tgt.Profile.Auth
 	res, err := c.Post(t.Context(), p.Logout.Path, u.AccessToken, map[string]string{p.Logout.RefreshTokenField: u.RefreshToken})
 	require.NoError(t, err)
-	require.Less(t, res.Status, 300, "precondition: logout succeeds; %s", res)
+	testutil.Require(t, res.Status < 300, "logout succeeds; %s", res)
 	tgt.Retire(u.AccessToken) // refused from now on, which is the point
 
 	probeToken(t, c, p.Me, "the access token after logout", u.AccessToken)
@@ -40,7 +40,7 @@ func TestSEC_JWT_014_RefreshRotationAndReuse(t *testing.T) {
 		return res.Status, next
 	}
 	status, r2 := refresh(u.RefreshToken)
-	require.Equal(t, http.StatusOK, status, "precondition: a refresh succeeds")
+	testutil.Require(t, status == http.StatusOK, "a refresh succeeds")
 	if r2 == "" || r2 == u.RefreshToken {
 		t.Errorf("POST %s: the refresh token was not rotated (the same or no token came back)", p.Refresh.Path)
 	}
@@ -62,7 +62,7 @@ func TestSEC_AUTHZ_001_ObjectLevelAuthorization(t *testing.T) {
 	path := tgt.Profile.Conversations.Path
 	res, err := c.Post(ctx, path, a.AccessToken, map[string]string{"title": "private to A"})
 	require.NoError(t, err)
-	require.Equal(t, http.StatusCreated, res.Status, "precondition: A creates a conversation; %s", res)
+	testutil.Require(t, res.Status == http.StatusCreated, "A creates a conversation; %s", res)
 	id := res.Field("id")
 	require.NotEmpty(t, id)
 

@@ -220,3 +220,21 @@ func SetupFailed(tb testing.TB, err error) {
 	tb.Helper()
 	audit.HarnessError(tb, fmt.Errorf("set-up: %w", err))
 }
+
+// Require ends the check as a harness error when a precondition the audit
+// set up does not hold (a conversation to probe, a token the target should
+// accept): the check cannot judge, which is not a finding.
+func Require(tb testing.TB, ok bool, format string, args ...any) {
+	tb.Helper()
+	if !ok {
+		SetupFailed(tb, fmt.Errorf(format, args...))
+	}
+}
+
+// RequireNoError is Require for an error.
+func RequireNoError(tb testing.TB, err error, format string, args ...any) {
+	tb.Helper()
+	if err != nil {
+		SetupFailed(tb, fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err))
+	}
+}
