@@ -13,7 +13,8 @@
 //     itself is of the order of the limit, nothing can be told from noise
 //     and the outcome is [TooNoisy], never a pass or a failure ([Judge]).
 //   - A failure is confirmed by measuring again after a pause; it stands
-//     only if it repeats ([Confirm]).
+//     only if it repeats, and a measurement too noisy to judge is taken
+//     again, at most three in all ([Confirm]).
 //   - Timing side channels compare interleaved paired samples with an
 //     exact Wilcoxon signed-rank test, not two means ([SignedRank]).
 package timing

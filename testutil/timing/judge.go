@@ -139,30 +139,52 @@ type Attempt struct {
 	Measurement Measurement // of a load run, when the attempt was one
 }
 
-// Confirm measures once and, when that fails, again after pause: a failure
-// stands only if it repeats. It returns the final judgement and every
-// attempt. Noise in either attempt makes the result too noisy rather than a
-// pass or a failure decided by one quiet sample.
+// maxAttempts bounds the measurements of one judgement.
+const maxAttempts = 3
+
+// Confirm measures until the outcome is settled: a pass settles it at once
+// (noise only ever slows a target down), a failure only when a second
+// measurement after a pause fails too, and a measurement too noisy to
+// judge is taken again after a pause (a busy moment of the host passes).
+// After maxAttempts without a pass or two failures the judgement is too
+// noisy. It returns the final judgement and every attempt.
 func Confirm(ctx context.Context, pause time.Duration, measure func(ctx context.Context) Attempt) (Judgement, []Attempt) {
-	first := measure(ctx)
-	if first.Outcome != Fail {
-		return first.Judgement, []Attempt{first}
+	var attempts []Attempt
+	var failures []string
+	for len(attempts) < maxAttempts {
+		if len(attempts) > 0 {
+			select {
+			case <-ctx.Done():
+				last := attempts[len(attempts)-1]
+				return Judgement{TooNoisy, "interrupted before the outcome was settled: " + last.Reason}, attempts
+			case <-time.After(pause):
+			}
+		}
+		a := measure(ctx)
+		attempts = append(attempts, a)
+		switch a.Outcome {
+		case Pass:
+			if len(attempts) == 1 {
+				return a.Judgement, attempts
+			}
+			return Judgement{Pass, a.Reason + " (earlier measurements did not settle it: " + reasons(attempts[:len(attempts)-1]) + ")"}, attempts
+		case Fail:
+			failures = append(failures, a.Reason)
+			if len(failures) == 2 {
+				return Judgement{Fail, a.Reason + " (confirmed: an earlier measurement failed too: " + failures[0] + ")"}, attempts
+			}
+		}
 	}
-	select {
-	case <-ctx.Done():
-		return Judgement{TooNoisy, "interrupted before the failure could be confirmed: " + first.Reason}, []Attempt{first}
-	case <-time.After(pause):
+	last := attempts[len(attempts)-1]
+	return Judgement{TooNoisy, fmt.Sprintf("%s (%d measurements, none settled it)", last.Reason, len(attempts))}, attempts
+}
+
+func reasons(as []Attempt) string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.Outcome.String()+": "+a.Reason)
 	}
-	second := measure(ctx)
-	attempts := []Attempt{first, second}
-	switch second.Outcome {
-	case Fail:
-		return Judgement{Fail, second.Reason + " (confirmed: the first measurement failed too: " + first.Reason + ")"}, attempts
-	case TooNoisy:
-		return Judgement{TooNoisy, second.Reason + " (while confirming: " + first.Reason + ")"}, attempts
-	default:
-		return Judgement{Pass, second.Reason + " (a first measurement failed and did not repeat: " + first.Reason + ")"}, attempts
-	}
+	return join(out)
 }
 
 func ms(d time.Duration) string {

@@ -83,10 +83,16 @@ func TestConfirm(t *testing.T) {
 	}
 	for _, tc := range []testCase{
 		{"a pass is not re-measured", []Outcome{Pass}, Pass, 1},
-		{"noise is not re-measured", []Outcome{TooNoisy}, TooNoisy, 1},
 		{"a failure that repeats stands", []Outcome{Fail, Fail}, Fail, 2},
 		{"a failure that does not repeat is a pass", []Outcome{Fail, Pass}, Pass, 2},
-		{"a failure confirmed on a noisy host is too noisy", []Outcome{Fail, TooNoisy}, TooNoisy, 2},
+		// Seen in a stress run: one busy moment made PRF-LAT-001 too noisy
+		// (a trivial request's p95 of 27 ms); the next measurement settles it.
+		{"a noisy moment is measured again", []Outcome{TooNoisy, Pass}, Pass, 2},
+		{"a failure after a noisy moment needs a second one", []Outcome{TooNoisy, Fail, Fail}, Fail, 3},
+		{"one failure between noisy moments is too noisy", []Outcome{TooNoisy, Fail, TooNoisy}, TooNoisy, 3},
+		{"two failures around a noisy moment stand", []Outcome{Fail, TooNoisy, Fail}, Fail, 3},
+		{"a host that stays noisy is too noisy", []Outcome{TooNoisy, TooNoisy, TooNoisy}, TooNoisy, 3},
+		{"noise after a failure, then a pass, is a pass", []Outcome{Fail, TooNoisy, Pass}, Pass, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j, attempts := Confirm(t.Context(), time.Millisecond, seq(tc.outcomes...))
