@@ -132,39 +132,23 @@ func TestPRF_LAT_002_OrchestrationOverhead(t *testing.T) {
 	tgt := use(t)
 	maxP50 := time.Duration(check.Threshold("overhead_p50_ms") * float64(time.Millisecond))
 	maxP95 := time.Duration(check.Threshold("overhead_p95_ms") * float64(time.Millisecond))
-	load := loadOrchestrate(t, tgt)
 	what := fmt.Sprintf("orchestrate at %d/s over a provider answering in %s", orchestrateRate, providerDelay)
-	var loadErr error
-	j, attempts := timing.Confirm(t.Context(), confirmPause, func(ctx context.Context) timing.Attempt {
-		m, err := load(ctx)
-		if err != nil {
-			loadErr = err
-			return timing.Attempt{Judgement: timing.Judgement{Outcome: timing.TooNoisy, Reason: err.Error()}}
-		}
+	j, m := judgeOrchestrateLoad(t, tgt, what, func(m timing.Measurement) timing.Judgement {
 		if m.Target.Success == 0 {
-			return timing.Attempt{Judgement: timing.Judgement{Outcome: timing.TooNoisy,
-				Reason: fmt.Sprintf("no request of the run succeeded (status codes %v, errors %v): nothing to measure", m.Target.StatusCodes, firstN(m.Target.Errors, 3))},
-				Evidence: m.String(), Measurement: m}
+			return timing.Judgement{Outcome: timing.TooNoisy,
+				Reason: fmt.Sprintf("no request of the run succeeded (status codes %v, errors %v): nothing to measure", m.Target.StatusCodes, firstN(m.Target.Errors, 3))}
+		}
+		if m.Target.P50 < providerDelay {
+			return timing.Judgement{Outcome: timing.Fail, Reason: fmt.Sprintf("orchestrate p50 %.1f ms is below the provider's %s: answers did not come from the provider (cache or mock?)",
+				ms(m.Target.P50), providerDelay)}
 		}
 		// The overhead is what the orchestrator adds to the provider's
 		// fixed delay; the host's floor is judged beside it.
-		jd := timing.Worst(
+		return timing.Worst(
 			timing.Judge("p50 overhead of "+what, m.Target.P50-providerDelay, m.Floor.P50, maxP50),
 			timing.Judge("p95 overhead of "+what, m.Target.P95-providerDelay, m.Floor.P95, maxP95),
 		)
-		if m.Target.P50 < providerDelay {
-			jd = timing.Judgement{Outcome: timing.Fail, Reason: fmt.Sprintf("orchestrate p50 %.1f ms is below the provider's %s: answers did not come from the provider (cache or mock?)",
-				ms(m.Target.P50), providerDelay)}
-		}
-		return timing.Attempt{Judgement: jd, Evidence: m.String(), Measurement: m}
 	})
-	if loadErr != nil {
-		testutil.SetupFailed(t, loadErr)
-	}
-	for i, a := range attempts {
-		audit.Evidence(t, "measurement %d of %d, %s: %s", i+1, len(attempts), what, a.Evidence)
-	}
-	m := attempts[len(attempts)-1].Measurement
 	recordLoadMetrics(t, m)
 	audit.Metric(t, "provider_delay_ms", ms(providerDelay), "ms")
 	audit.Metric(t, "overhead_p50_ms", ms(m.Target.P50-providerDelay), "ms")
@@ -177,42 +161,34 @@ func TestPRF_ERR_001_ErrorRateUnderLoad(t *testing.T) {
 	tgt := use(t)
 	maxErrPct := check.Threshold("max_error_pct")
 	minRatio := check.Threshold("min_rate_ratio")
-	load := loadOrchestrate(t, tgt)
 	what := fmt.Sprintf("orchestrate at a steady %d/s", orchestrateRate)
-	var loadErr error
-	j, attempts := timing.Confirm(t.Context(), confirmPause, func(ctx context.Context) timing.Attempt {
-		m, err := load(ctx)
-		if err != nil {
-			loadErr = err
-			return timing.Attempt{Judgement: timing.Judgement{Outcome: timing.TooNoisy, Reason: err.Error()}}
-		}
-		errPct := (1 - m.Target.Success) * 100
-		jd := timing.Judgement{Outcome: timing.Pass, Reason: fmt.Sprintf("%s: %.2f%% failed, at most %.1f%% allowed", what, errPct, maxErrPct)}
-		switch {
-		case errPct <= maxErrPct:
-		case m.Floor.Success < 1:
-			jd = timing.Judgement{Outcome: timing.TooNoisy, Reason: fmt.Sprintf("host too noisy: the floor endpoint itself failed %.2f%% of its requests", 100*(1-m.Floor.Success))}
-		case m.Floor.P95 > timing.NoisyFloor:
-			jd = timing.Judgement{Outcome: timing.TooNoisy, Reason: fmt.Sprintf("host too noisy: %.2f%% of orchestrate requests failed while a trivial request's p95 was %.1f ms (over %s)",
-				errPct, ms(m.Floor.P95), timing.NoisyFloor)}
-		default:
-			jd = timing.Judgement{Outcome: timing.Fail, Reason: fmt.Sprintf("%.2f%% of orchestrate requests failed under a steady %d/s (status codes %v, errors %v), want at most %.1f%%",
-				errPct, orchestrateRate, m.Target.StatusCodes, firstN(m.Target.Errors, 3), maxErrPct)}
-		}
-		return timing.Attempt{Judgement: timing.Worst(jd, timing.JudgeRate(what, m.Target, m.Floor, orchestrateRate, minRatio)),
-			Evidence: m.String(), Measurement: m}
+	j, m := judgeOrchestrateLoad(t, tgt, what, func(m timing.Measurement) timing.Judgement {
+		return timing.Worst(timing.JudgeErrors(what, m.Target, m.Floor, maxErrPct), timing.JudgeRate(what, m.Target, m.Floor, orchestrateRate, minRatio))
 	})
-	for i, a := range attempts {
-		audit.Evidence(t, "measurement %d of %d, %s for %s: %s", i+1, len(attempts), what, orchestrateDuration, a.Evidence)
-	}
-	m := attempts[len(attempts)-1].Measurement
-	if loadErr != nil {
-		testutil.SetupFailed(t, loadErr)
-	}
 	audit.Metric(t, "error_pct", (1-m.Target.Success)*100, "%")
 	audit.Metric(t, "requested_rps", orchestrateRate, "req/s")
 	audit.Metric(t, "achieved_rps", m.Target.Rate, "req/s")
 	timing.Apply(t, j)
+}
+
+// judgeOrchestrateLoad judges the orchestrate load with judge, confirmed
+// as timing.Confirm does, records every measurement as evidence and returns
+// the judgement and the last measurement. A load that could not be set up
+// ends the check as a harness error at once.
+func judgeOrchestrateLoad(t *testing.T, tgt *testutil.Target, what string, judge func(timing.Measurement) timing.Judgement) (timing.Judgement, timing.Measurement) {
+	t.Helper()
+	load := loadOrchestrate(t, tgt)
+	j, attempts := timing.Confirm(t.Context(), confirmPause, func(ctx context.Context) timing.Attempt {
+		m, err := load(ctx)
+		if err != nil {
+			testutil.SetupFailed(t, err)
+		}
+		return timing.Attempt{Judgement: judge(m), Evidence: m.String(), Measurement: m}
+	})
+	for i, a := range attempts {
+		audit.Evidence(t, "measurement %d of %d, %s for %s: %s", i+1, len(attempts), what, orchestrateDuration, a.Evidence)
+	}
+	return j, attempts[len(attempts)-1].Measurement
 }
 
 func firstN(s []string, n int) []string { return s[:min(n, len(s))] }

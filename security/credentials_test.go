@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
@@ -114,12 +113,6 @@ func TestSEC_AUTH_005_NoUserEnumerationByTiming(t *testing.T) {
 	audit.Metric(t, "known_account_median_ms", msOf(last.Target.P50), "ms")
 	audit.Metric(t, "unknown_account_median_ms", msOf(last.Floor.P50), "ms")
 	timing.Apply(t, j)
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

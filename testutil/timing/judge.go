@@ -3,6 +3,7 @@ package timing
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,14 +73,22 @@ func Judge(what string, got, floor, limit time.Duration) Judgement {
 	}
 }
 
-// JudgeSuccess judges the share of 2xx answers: errors of the target are a
-// failure only while the floor, sent in the same moments, had none.
+// JudgeSuccess judges the share of 2xx answers, which must be all of them:
+// JudgeErrors with no error allowed.
 func JudgeSuccess(what string, target, floor Summary) Judgement {
+	return JudgeErrors(what, target, floor, 0)
+}
+
+// JudgeErrors judges the share of answers that are not 2xx against
+// maxPct: errors of the target are a failure only while the floor, sent in
+// the same moments, had none and answered promptly.
+func JudgeErrors(what string, target, floor Summary, maxPct float64) Judgement {
+	errPct := (1 - target.Success) * 100
 	switch {
 	case target.Requests == 0:
 		return Judgement{TooNoisy, what + ": no request was sent"}
-	case target.Success >= 1:
-		return Judgement{Pass, fmt.Sprintf("%s: all %d answers 2xx", what, target.Requests)}
+	case errPct <= maxPct:
+		return Judgement{Pass, fmt.Sprintf("%s: %.2f%% of %d answers not 2xx, at most %.1f%% allowed", what, errPct, target.Requests, maxPct)}
 	case floor.Requests > 0 && floor.Success < 1:
 		return Judgement{TooNoisy, fmt.Sprintf("host too noisy: the floor endpoint itself failed %.2f%% of %d requests (%v)",
 			100*(1-floor.Success), floor.Requests, firstErrors(floor.Errors))}
@@ -87,8 +96,8 @@ func JudgeSuccess(what string, target, floor Summary) Judgement {
 		return Judgement{TooNoisy, fmt.Sprintf("host too noisy: %s had %.2f%% 2xx while a trivial request's p95 was %s (over %s): the errors may be the host's",
 			what, target.Success*100, ms(floor.P95), ms(NoisyFloor))}
 	default:
-		return Judgement{Fail, fmt.Sprintf("%s: %.2f%% 2xx, want 100%% (status codes %v, errors %v)",
-			what, target.Success*100, target.StatusCodes, firstErrors(target.Errors))}
+		return Judgement{Fail, fmt.Sprintf("%s: %.2f%% of answers not 2xx, want at most %.1f%% (status codes %v, errors %v)",
+			what, errPct, maxPct, target.StatusCodes, firstErrors(target.Errors))}
 	}
 }
 
@@ -127,7 +136,7 @@ func Worst(js ...Judgement) Judgement {
 		for _, j := range js {
 			reasons = append(reasons, j.Reason)
 		}
-		out.Reason = join(reasons)
+		out.Reason = strings.Join(reasons, "; ")
 	}
 	return out
 }
@@ -184,7 +193,7 @@ func reasons(as []Attempt) string {
 	for _, a := range as {
 		out = append(out, a.Outcome.String()+": "+a.Reason)
 	}
-	return join(out)
+	return strings.Join(out, "; ")
 }
 
 func ms(d time.Duration) string {
@@ -192,17 +201,6 @@ func ms(d time.Duration) string {
 }
 
 func firstErrors(errs []string) []string { return errs[:min(3, len(errs))] }
-
-func join(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "; "
-		}
-		out += x
-	}
-	return out
-}
 
 // Apply ends a check by its judgement: a failure is a finding, noise ends
 // the check not evaluated with the reason, a pass adds the reason as
