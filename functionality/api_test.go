@@ -4,15 +4,35 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/providerstub"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
+
+// failureMessage is what a refused answer says: the message the profile's
+// response rules point at, else the reference envelope's code and message,
+// else the body with its request id taken out.
+func failureMessage(tgt *testutil.Target, res *testutil.Response) string {
+	if m := tgt.Profile.ResponseFor(res.Request.Path).MessageOf(res.Body); m != "" {
+		return m
+	}
+	var e envelope
+	if json.Unmarshal(res.Body, &e) == nil && e.Error.Code+e.Error.Message != "" {
+		return e.Error.Code + ": " + e.Error.Message
+	}
+	return string(withoutIDs.ReplaceAll(res.Body, nil))
+}
+
+// withoutIDs matches request ids and timestamps that differ between two
+// otherwise identical answers.
+var withoutIDs = regexp.MustCompile(`"(request_id|requestId|trace_id|timestamp|time)"\s*:\s*"[^"]*"`)
 
 // envelope is the JSON error envelope every error must use.
 type envelope struct {
@@ -42,30 +62,34 @@ func TestFUN_AUTH_002_LoginFailures(t *testing.T) {
 	tgt := use(t)
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
-	p := tgt.Profile.Auth.Login
-	attempts := map[string]map[string]string{
-		"wrong password": {p.UsernameField: u.Email, p.PasswordField: "not-the-password"},
-		"unknown user":   {p.UsernameField: "nobody-" + u.Email, p.PasswordField: "not-the-password"},
+	attempts := map[string][2]string{
+		"wrong password": {u.Email, "not-the-password"},
+		"unknown user":   {"nobody-" + u.Email, "not-the-password"},
 	}
 	messages := map[string]string{}
-	for what, body := range attempts {
-		res, err := c.Post(t.Context(), p.Path, "", body)
+	var where string
+	for what, cred := range attempts {
+		req, err := tgt.LoginRequest(cred[0], cred[1])
+		testutil.RequireNoError(t, err, "the profile's login request")
+		where = req.Method + " " + req.Path
+		res, err := c.Do(t.Context(), req)
 		require.NoError(t, err)
-		if res.Status != http.StatusUnauthorized {
-			t.Errorf("POST %s with %s: status = %d, want 401", p.Path, what, res.Status)
+		if !tgt.Unauthorized(res) {
+			t.Errorf("%s with %s: status = %d, want 401 (or the profile's failure answer); %s", where, what, res.Status, res)
 		}
-		var e envelope
-		_ = json.Unmarshal(res.Body, &e)
-		messages[what] = e.Error.Code + ": " + e.Error.Message
+		messages[what] = failureMessage(tgt, res)
 	}
 	if messages["wrong password"] != messages["unknown user"] {
-		t.Errorf("POST %s: wrong password answers %q but unknown user %q: the difference tells attackers which accounts exist",
-			p.Path, messages["wrong password"], messages["unknown user"])
+		t.Errorf("%s: wrong password answers %q but unknown user %q: the difference tells attackers which accounts exist",
+			where, messages["wrong password"], messages["unknown user"])
 	}
-	res, err := c.Post(t.Context(), p.Path, "", map[string]string{})
+	req, err := tgt.LoginRequest("", "")
+	testutil.RequireNoError(t, err, "the profile's login request")
+	req.Body, req.RawBody = map[string]string{}, nil
+	res, err := c.Do(t.Context(), req)
 	require.NoError(t, err)
-	if res.Status < 400 || res.Status >= 500 {
-		t.Errorf("POST %s with an empty body: status = %d, want 400 or 401", p.Path, res.Status)
+	if tgt.Succeeded(res) || res.Status >= 500 {
+		t.Errorf("%s with an empty body: status = %d, want a refusal (400 or 401); %s", where, res.Status, res)
 	}
 }
 
@@ -73,38 +97,42 @@ func TestFUN_AUTH_003_RefreshAndLogout(t *testing.T) {
 	audit.Begin(t, "FUN-AUTH-003")
 	tgt := use(t)
 	c := tgt.Client(t)
+	tgt.Applies(t, profile.TokenRefresh)
 	u := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth
-	res, err := c.Post(t.Context(), p.Refresh.Path, "", map[string]string{p.Refresh.RefreshTokenField: u.RefreshToken})
+	refreshed := u
+	res, ok, err := tgt.Refresh(t.Context(), c, &refreshed)
 	require.NoError(t, err)
-	if res.Status != http.StatusOK {
-		t.Fatalf("POST %s: status = %d, want 200; %s", p.Refresh.Path, res.Status, res)
+	if !ok {
+		t.Fatalf("the refresh flow did not succeed: %s", res)
 	}
-	access, refresh := res.Field(p.Login.AccessTokenField), res.Field(p.Login.RefreshTokenField)
-	tgt.AddSecret(access, refresh)
-	if access == "" || access == u.AccessToken {
-		t.Errorf("POST %s: no new access token in the answer", p.Refresh.Path)
+	if refreshed.AccessToken == "" || refreshed.AccessToken == u.AccessToken {
+		t.Errorf("%s: no new session token in the answer", res.Request.Path)
 	}
-	res, err = c.Get(t.Context(), p.Me, access)
+	res, err = c.Get(t.Context(), p.Whoami.Path, refreshed.AccessToken)
 	require.NoError(t, err)
-	if res.Status != http.StatusOK {
-		t.Errorf("GET %s with the refreshed token: status = %d, want 200", p.Me, res.Status)
+	if !tgt.Succeeded(res) {
+		t.Errorf("GET %s with the refreshed token: status = %d, want success; %s", p.Whoami.Path, res.Status, res)
 	}
-	res, err = c.Post(t.Context(), p.Logout.Path, access, map[string]string{p.Logout.RefreshTokenField: refresh})
+	if tgt.Profile.Lacks(profile.Logout) {
+		return // the refresh half is all this target has
+	}
+	res, ok, err = tgt.Logout(t.Context(), c, refreshed)
 	require.NoError(t, err)
-	if res.Status != http.StatusOK && res.Status != http.StatusNoContent {
-		t.Fatalf("POST %s: status = %d, want 200 or 204", p.Logout.Path, res.Status)
+	if !ok {
+		t.Fatalf("the logout flow did not succeed: %s", res)
 	}
 	// Logging out ends the session: neither of its tokens works any more.
-	res, err = c.Get(t.Context(), p.Me, access)
+	res, err = c.Get(t.Context(), p.Whoami.Path, refreshed.AccessToken)
 	require.NoError(t, err)
-	if res.Status != http.StatusUnauthorized {
-		t.Errorf("GET %s with the access token after logout: status = %d, want 401 (logout did not end the session)", p.Me, res.Status)
+	if !tgt.Unauthorized(res) {
+		t.Errorf("GET %s with the session token after logout: status = %d, want 401 (logout did not end the session)", p.Whoami.Path, res.Status)
 	}
-	res, err = c.Post(t.Context(), p.Refresh.Path, "", map[string]string{p.Refresh.RefreshTokenField: refresh})
+	again := refreshed
+	res, ok, err = tgt.Refresh(t.Context(), c, &again)
 	require.NoError(t, err)
-	if res.Status != http.StatusUnauthorized {
-		t.Errorf("POST %s with the refresh token after logout: status = %d, want 401 (logout did not end the session)", p.Refresh.Path, res.Status)
+	if ok {
+		t.Errorf("refreshing with the refresh token after logout succeeded (logout did not end the session); %s", res)
 	}
 }
 
@@ -124,7 +152,7 @@ func TestFUN_ERR_001_ErrorEnvelope(t *testing.T) {
 		t.Errorf("DELETE %s: status = %d, want 405", tgt.Profile.Health.Liveness, res.Status)
 	}
 	checkEnvelope(t, res)
-	res, err = c.Get(t.Context(), tgt.Profile.Auth.Me, "")
+	res, err = c.Get(t.Context(), tgt.Profile.Auth.Whoami.Path, "")
 	require.NoError(t, err)
 	if res.Status >= 400 {
 		checkEnvelope(t, res)

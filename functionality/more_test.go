@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/providerstub"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
@@ -194,28 +196,34 @@ func TestFUN_AUTH_004_RegistrationValidated(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
+	tgt.Applies(t, profile.Registration)
 	u := tgt.RequireUser(t, c)
-	p := tgt.Profile.Auth
-	name, pass := p.Login.UsernameField, p.Login.PasswordField
 	cases := []struct {
-		what string
-		body map[string]any
+		what               string
+		username, password any
 	}{
-		{"an address already registered", map[string]any{name: u.Email, pass: "Another-Pw-123456"}},
-		{"a 3-character password", map[string]any{name: "short-" + u.Email, pass: "abc"}},
-		{"a malformed address", map[string]any{name: "not-an-address", pass: "Valid-Pw-123456"}},
-		{"no password", map[string]any{name: "nopw-" + u.Email}},
-		{"a number as address", map[string]any{name: 12345, pass: "Valid-Pw-123456"}},
+		{"an account name already registered", u.Email, "Another-Pw-123456"},
+		{"a 3-character password", "short" + strings.ReplaceAll(u.Email, "-", ""), "abc"},
+		{"no password", "nopw" + strings.ReplaceAll(u.Email, "-", ""), profile.Omit},
+		{"a number as account name", 12345, "Valid-Pw-123456"},
+	}
+	if tgt.Profile.Auth.Usernames != "name" {
+		cases = append(cases, struct {
+			what               string
+			username, password any
+		}{"a malformed address", "not-an-address", "Valid-Pw-123456"})
 	}
 	for _, tc := range cases {
-		res, err := c.Post(ctx, p.Register.Path, "", tc.body)
+		req, err := tgt.StepRequest(tgt.Profile.Auth.Register[0], map[string]any{"username": tc.username, "password": tc.password})
+		testutil.RequireNoError(t, err, "the profile's register request")
+		res, err := c.Do(ctx, req)
 		require.NoError(t, err)
 		switch {
-		case res.Status/100 == 2:
-			t.Errorf("POST %s with %s: status = %d, want 400 or 409; %s", p.Register.Path, tc.what, res.Status, res)
+		case tgt.Succeeded(res):
+			t.Errorf("%s %s with %s: status = %d, want a refusal (400 or 409); %s", req.Method, req.Path, tc.what, res.Status, res)
 		case res.Status >= 500:
-			t.Errorf("POST %s with %s: status = %d; %s", p.Register.Path, tc.what, res.Status, res)
-		default:
+			t.Errorf("%s %s with %s: status = %d; %s", req.Method, req.Path, tc.what, res.Status, res)
+		case res.Status >= 400:
 			checkEnvelope(t, res)
 		}
 	}

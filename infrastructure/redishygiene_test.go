@@ -2,7 +2,6 @@ package infrastructure
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
@@ -47,15 +47,19 @@ func generateKeys(t *testing.T, tgt *testutil.Target) {
 	ctx := t.Context()
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
-	p := tgt.Profile.Auth
-	_, err := c.Post(ctx, p.Login.Path, "", map[string]string{p.Login.UsernameField: u.Email, p.Login.PasswordField: "wrong-password-1"})
+	req, err := tgt.LoginRequest(u.Email, "wrong-password-1")
+	testutil.RequireNoError(t, err, "the profile's login request")
+	_, err = c.Do(ctx, req)
 	require.NoError(t, err)
 	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "key hygiene "+u.Email))
 	require.NoError(t, err)
-	testutil.Require(t, res.Status == http.StatusOK, "an orchestrate request; %s", res)
-	res, err = c.Post(ctx, p.Logout.Path, u.AccessToken, map[string]string{p.Logout.RefreshTokenField: u.RefreshToken})
+	testutil.Require(t, tgt.Succeeded(res), "an orchestrate request; %s", res)
+	if tgt.Profile.Lacks(profile.Logout) {
+		return
+	}
+	res, ok, err := tgt.Logout(ctx, c, u)
 	require.NoError(t, err)
-	testutil.Require(t, res.Status < 300, "logout; %s", res)
+	testutil.Require(t, ok, "logout; %s", res)
 }
 
 // scanKeys lists at most limit keys.

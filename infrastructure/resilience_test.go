@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/providerstub"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
@@ -219,14 +220,14 @@ func TestREL_RES_001_RedisOutageDegradesGracefully(t *testing.T) {
 	}
 	// Documented degradation: authenticated routes fail closed, fast, with
 	// the error envelope and Retry-After.
-	res, err = c.Get(ctx, tgt.Profile.Auth.Me, u.AccessToken)
+	res, err = c.Get(ctx, tgt.Profile.Auth.Whoami.Path, u.AccessToken)
 	switch {
 	case err != nil:
-		t.Errorf("Redis stopped: GET %s: %v", tgt.Profile.Auth.Me, err)
+		t.Errorf("Redis stopped: GET %s: %v", tgt.Profile.Auth.Whoami.Path, err)
 	case res.Status/100 == 2:
-		audit.Evidence(t, "Redis stopped: GET %s still served (%d)", tgt.Profile.Auth.Me, res.Status)
+		audit.Evidence(t, "Redis stopped: GET %s still served (%d)", tgt.Profile.Auth.Whoami.Path, res.Status)
 	case res.Status != http.StatusServiceUnavailable:
-		t.Errorf("Redis stopped: GET %s = %d, want 503 (fail closed) or 200; %s", tgt.Profile.Auth.Me, res.Status, res)
+		t.Errorf("Redis stopped: GET %s = %d, want 503 (fail closed) or 200; %s", tgt.Profile.Auth.Whoami.Path, res.Status, res)
 	case res.Header.Get("Retry-After") == "":
 		t.Errorf("Redis stopped: 503 without Retry-After; %s", res)
 	case res.Duration > 5*time.Second:
@@ -234,11 +235,11 @@ func TestREL_RES_001_RedisOutageDegradesGracefully(t *testing.T) {
 	}
 
 	require.NoError(t, rd.Start(ctx))
-	took, err := waitRequest(ctx, 30*time.Second, func() (*testutil.Response, error) { return c.Get(ctx, tgt.Profile.Auth.Me, u.AccessToken) })
+	took, err := waitRequest(ctx, 30*time.Second, func() (*testutil.Response, error) { return c.Get(ctx, tgt.Profile.Auth.Whoami.Path, u.AccessToken) })
 	if err != nil {
-		t.Errorf("Redis back: GET %s never answered 200 without restarting the orchestrator: %v", tgt.Profile.Auth.Me, err)
+		t.Errorf("Redis back: GET %s never answered 200 without restarting the orchestrator: %v", tgt.Profile.Auth.Whoami.Path, err)
 	} else {
-		audit.Evidence(t, "Redis started again: GET %s served after %s", tgt.Profile.Auth.Me, took.Round(time.Millisecond))
+		audit.Evidence(t, "Redis started again: GET %s served after %s", tgt.Profile.Auth.Whoami.Path, took.Round(time.Millisecond))
 	}
 	if _, err := waitStatus(ctx, tgt, tgt.Profile.Health.Readiness, http.StatusOK, 30*time.Second); err != nil {
 		t.Errorf("Redis back: %v", err)
@@ -427,11 +428,14 @@ func TestREL_DAT_001_NothingLostAcrossRestart(t *testing.T) {
 	require.NoError(t, err)
 	testutil.Require(t, created.Status < 300, "a conversation; %s", created)
 	// A revoked token must stay revoked after the restart.
-	revoked := tgt.RequireUser(t, c)
 	p := tgt.Profile.Auth
-	res, err := c.Post(ctx, p.Logout.Path, revoked.AccessToken, map[string]string{p.Logout.RefreshTokenField: revoked.RefreshToken})
-	require.NoError(t, err)
-	testutil.Require(t, res.Status < 300, "logout; %s", res)
+	var revoked testutil.User
+	if !tgt.Profile.Lacks(profile.Logout) {
+		revoked = tgt.RequireUser(t, c)
+		res, ok, err := tgt.Logout(ctx, c, revoked)
+		require.NoError(t, err)
+		testutil.Require(t, ok, "logout; %s", res)
+	}
 
 	app := control(t, tgt, testutil.ServiceOrchestrator)
 	require.NoError(t, app.Restart(ctx, 30*time.Second))
@@ -442,14 +446,17 @@ func TestREL_DAT_001_NothingLostAcrossRestart(t *testing.T) {
 	if err := tgt.Login(ctx, c, &u); err != nil {
 		t.Fatalf("after the restart the user cannot log in: %v", err)
 	}
-	res, err = c.Get(ctx, conv+"/"+created.Field("id"), u.AccessToken)
+	res, err := c.Get(ctx, conv+"/"+created.Field("id"), u.AccessToken)
 	require.NoError(t, err)
 	if res.Status != http.StatusOK {
 		t.Errorf("after the restart GET the user's conversation = %d, want 200; %s", res.Status, res)
 	}
-	res, err = c.Get(ctx, p.Me, revoked.AccessToken)
+	if revoked.AccessToken == "" {
+		return // no logout: nothing was revoked
+	}
+	res, err = c.Get(ctx, p.Whoami.Path, revoked.AccessToken)
 	require.NoError(t, err)
-	if res.Status != http.StatusUnauthorized {
+	if !tgt.Unauthorized(res) {
 		t.Errorf("after the restart a logged-out access token answers %d, want 401: revocations were lost", res.Status)
 	}
 }

@@ -329,12 +329,12 @@ func TestPRF_MEM_001_MemoryBoundedOverSoak(t *testing.T) {
 	u := tgt.RequireUser(t, c)
 	// Warm up the pools and caches so that growth means retention.
 	for range 50 {
-		_, err := c.Get(ctx, tgt.Profile.Auth.Me, u.AccessToken)
+		_, err := c.Get(ctx, tgt.Profile.Auth.Whoami.Path, u.AccessToken)
 		require.NoError(t, err)
 	}
 	before, err := app.Memory(ctx)
 	require.NoError(t, err)
-	paths := []string{tgt.Profile.Health.Liveness, tgt.Profile.Health.Readiness, tgt.Profile.Auth.Me, tgt.Profile.Conversations.Path,
+	paths := []string{tgt.Profile.Health.Liveness, tgt.Profile.Health.Readiness, tgt.Profile.Auth.Whoami.Path, tgt.Profile.Conversations.Path,
 		tgt.Profile.Conversations.Path + "/00000000-0000-0000-0000-000000000000", "/no-such-route"}
 	var n atomic.Int64
 	plan := timing.Plan{Name: check.ID, Rate: 50, Duration: soak, Conns: 16,

@@ -65,12 +65,14 @@ func TestSEC_AUTH_003_LoginBruteForceThrottled(t *testing.T) {
 	c := tgt.Client(t).ExpectThrottling()
 	u := tgt.RequireUser(t, c)
 	limit := limitFromEnv(tgt, "LOGIN_RATE_LIMIT_PER_MINUTE", 10)
-	p := tgt.Profile.Auth.Login
+	p, err := tgt.LoginRequest(u.Email, "")
+	testutil.RequireNoError(t, err, "the profile's login request")
 	throttledAt := 0
 	for i := 1; i <= 3*limit && throttledAt == 0; i++ {
-		res, err := c.Do(t.Context(), testutil.Request{Method: http.MethodPost, Path: p.Path,
-			Body:   map[string]string{p.UsernameField: u.Email, p.PasswordField: fmt.Sprintf("wrong-%d", i)},
-			Header: http.Header{"X-Forwarded-For": {fmt.Sprintf("198.51.100.%d", i)}}})
+		req, err := tgt.LoginRequest(u.Email, fmt.Sprintf("wrong-%d", i))
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+		res, err := c.Do(t.Context(), req)
 		require.NoError(t, err)
 		if res.Status == http.StatusTooManyRequests {
 			throttledAt = i

@@ -19,8 +19,8 @@ func TestSEC_HDR_001_SecurityHeaders(t *testing.T) {
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
 	probes := []testutil.Request{
-		{Method: http.MethodGet, Path: tgt.Profile.Auth.Me, Token: u.AccessToken},
-		{Method: http.MethodGet, Path: tgt.Profile.Auth.Me},
+		{Method: http.MethodGet, Path: tgt.Profile.Auth.Whoami.Path, Token: u.AccessToken},
+		{Method: http.MethodGet, Path: tgt.Profile.Auth.Whoami.Path},
 		{Method: http.MethodGet, Path: "/no-such-route"},
 	}
 	for _, p := range probes {
@@ -106,14 +106,14 @@ func TestSEC_CORS_001_StrictOrigins(t *testing.T) {
 				h.Set("Access-Control-Request-Method", "POST")
 				h.Set("Access-Control-Request-Headers", "authorization")
 			}
-			res, err := c.Do(t.Context(), testutil.Request{Method: method, Path: tgt.Profile.Auth.Me, Header: h})
+			res, err := c.Do(t.Context(), testutil.Request{Method: method, Path: tgt.Profile.Auth.Whoami.Path, Header: h})
 			require.NoError(t, err)
 			acao, acac := res.Header.Get("Access-Control-Allow-Origin"), res.Header.Get("Access-Control-Allow-Credentials")
 			if acao == origin {
-				t.Errorf("%s %s with Origin %s: the origin is echoed in Access-Control-Allow-Origin", method, tgt.Profile.Auth.Me, origin)
+				t.Errorf("%s %s with Origin %s: the origin is echoed in Access-Control-Allow-Origin", method, tgt.Profile.Auth.Whoami.Path, origin)
 			}
 			if acao == "*" && strings.EqualFold(acac, "true") {
-				t.Errorf("%s %s: Access-Control-Allow-Origin * with credentials", method, tgt.Profile.Auth.Me)
+				t.Errorf("%s %s: Access-Control-Allow-Origin * with credentials", method, tgt.Profile.Auth.Whoami.Path)
 			}
 		}
 	}

@@ -64,13 +64,14 @@ func TestSEC_INJ_001_NoSQLInjection(t *testing.T) {
 			t.Errorf("%s: answered in %s (baseline %s): the pg_sleep payload ran; %s", where, res.Duration.Round(time.Millisecond), slowest, res)
 		}
 	}
-	p := tgt.Profile.Auth.Login
 	for _, payload := range sqlPayloads {
 		// Login: a boolean payload that logs in is an authentication bypass.
-		res, err := c.Post(ctx, p.Path, "", map[string]string{p.UsernameField: payload, p.PasswordField: payload})
-		judge(fmt.Sprintf("POST %s with %q as account and password", p.Path, payload), res, err)
-		if err == nil && res.Status/100 == 2 {
-			t.Errorf("POST %s with %q logged in: %s", p.Path, payload, res)
+		req, err := tgt.LoginRequest(payload, payload)
+		testutil.RequireNoError(t, err, "the profile's login request")
+		res, err := c.Do(ctx, req)
+		judge(fmt.Sprintf("%s %s with %q as account and password", req.Method, req.Path, payload), res, err)
+		if err == nil && tgt.Succeeded(res) {
+			t.Errorf("%s %s with %q logged in: %s", req.Method, req.Path, payload, res)
 		}
 		// Path id.
 		path := conv + "/" + url.PathEscape(payload)

@@ -19,7 +19,7 @@ func TestSEC_JWT_004_AlgNoneRejected(t *testing.T) {
 	ctx := t.Context()
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
-	me := tgt.Profile.Auth.Me
+	me := tgt.Profile.Auth.Whoami.Path
 
 	// Baseline: the genuine token works, so a 401 below is the forgery's.
 	res, err := c.Get(ctx, me, u.AccessToken)
@@ -66,7 +66,7 @@ func session(t *testing.T) (*testutil.Target, *testutil.Client, testutil.User, j
 	tgt := use(t)
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
-	res, err := c.Get(t.Context(), tgt.Profile.Auth.Me, u.AccessToken)
+	res, err := c.Get(t.Context(), tgt.Profile.Auth.Whoami.Path, u.AccessToken)
 	require.NoError(t, err)
 	testutil.Require(t, res.Status == http.StatusOK, "the genuine token works; %s", res)
 	tok, err := jwtforge.Parse(u.AccessToken)
@@ -77,7 +77,7 @@ func session(t *testing.T) (*testutil.Target, *testutil.Client, testutil.User, j
 func TestSEC_JWT_003_SignatureIntegrity(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-003")
 	tgt, c, u, tok := session(t)
-	me := tgt.Profile.Auth.Me
+	me := tgt.Profile.Auth.Whoami.Path
 	tampered, err := jwtforge.WithClaims(tok, map[string]any{"role": "admin", "sub": "00000000-0000-0000-0000-000000000002"}).Compact()
 	require.NoError(t, err)
 	parts := strings.Split(u.AccessToken, ".")
@@ -101,7 +101,7 @@ func TestSEC_JWT_005_NoBlankOrCommonSecret(t *testing.T) {
 	for _, alg := range []string{"HS256", "HS384", "HS512"} {
 		forged, err := jwtforge.SignHMAC(jwtforge.WithClaims(tok, map[string]any{"role": "admin"}), alg, nil)
 		require.NoError(t, err)
-		probeToken(t, c, tgt.Profile.Auth.Me, alg+" with an empty key", forged)
+		probeToken(t, c, tgt.Profile.Auth.Whoami.Path, alg+" with an empty key", forged)
 	}
 	// Offline: no well-known secret verifies a genuine token.
 	for _, guess := range weakSecrets {
@@ -144,7 +144,7 @@ func TestSEC_JWT_009_TimeClaimsEnforced(t *testing.T) {
 	now := time.Now().Unix()
 	baseline, err := jwtforge.SignHMAC(tok, "HS256", key)
 	require.NoError(t, err)
-	res, err := c.Get(t.Context(), tgt.Profile.Auth.Me, baseline)
+	res, err := c.Get(t.Context(), tgt.Profile.Auth.Whoami.Path, baseline)
 	require.NoError(t, err)
 	testutil.Require(t, res.Status == http.StatusOK, "a token re-signed with the audited key is accepted (is JWT_SECRET the running one?)")
 	cases := map[string]map[string]any{
@@ -157,7 +157,7 @@ func TestSEC_JWT_009_TimeClaimsEnforced(t *testing.T) {
 		forged, err := jwtforge.SignHMAC(jwtforge.WithClaims(tok, change), "HS256", key)
 		require.NoError(t, err)
 		tgt.AddSecret(forged)
-		probeToken(t, c, tgt.Profile.Auth.Me, "a validly signed token with "+what, forged)
+		probeToken(t, c, tgt.Profile.Auth.Whoami.Path, "a validly signed token with "+what, forged)
 	}
 }
 
@@ -177,7 +177,7 @@ func TestSEC_JWT_010_IssuerAndAudience(t *testing.T) {
 		forged, err := jwtforge.SignHMAC(jwtforge.WithClaims(tok, change), "HS256", key)
 		require.NoError(t, err)
 		tgt.AddSecret(forged)
-		probeToken(t, c, tgt.Profile.Auth.Me, "a validly signed token with "+what, forged)
+		probeToken(t, c, tgt.Profile.Auth.Whoami.Path, "a validly signed token with "+what, forged)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/testutil"
 	"github.com/mvpaudit/mvpaudit/testutil/jwtforge"
 )
@@ -27,7 +29,7 @@ import (
 func TestSEC_JWT_002_MalformedTokensAndPlacements(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-002")
 	tgt, c, u, _ := session(t)
-	me := tgt.Profile.Auth.Me
+	me := tgt.Profile.Auth.Whoami.Path
 	b64 := base64.RawURLEncoding.EncodeToString
 	parts := strings.Split(u.AccessToken, ".")
 	malformed := map[string]string{
@@ -82,7 +84,7 @@ var publicKeyPaths = []string{"/.well-known/jwks.json", "/jwks.json", "/.well-kn
 func TestSEC_JWT_006_NoAlgorithmConfusion(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-006")
 	tgt, c, _, tok := session(t)
-	me := tgt.Profile.Auth.Me
+	me := tgt.Profile.Auth.Whoami.Path
 	admin := jwtforge.WithClaims(tok, map[string]any{"role": "admin"})
 	// The HMAC signature relabelled as an asymmetric algorithm.
 	for _, alg := range []string{"RS256", "ES256", "PS256", "EdDSA"} {
@@ -146,7 +148,7 @@ func publishedRSAKeys(body []byte) []*rsa.PublicKey {
 func TestSEC_JWT_007_NoUntrustedKeySources(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-007")
 	tgt, c, _, tok := session(t)
-	me := tgt.Profile.Auth.Me
+	me := tgt.Profile.Auth.Whoami.Path
 	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	admin := jwtforge.WithClaims(tok, map[string]any{"role": "admin"})
@@ -189,7 +191,7 @@ var sqlOrFileError = regexp.MustCompile(`(?i)SQLSTATE|syntax error at or near|pq
 func TestSEC_JWT_008_KidInjection(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-008")
 	tgt, c, _, tok := session(t)
-	me := tgt.Profile.Auth.Me
+	me := tgt.Profile.Auth.Whoami.Path
 	baseline, err := c.Get(t.Context(), me, "x"+randomSuffix())
 	require.NoError(t, err)
 	admin := jwtforge.WithClaims(tok, map[string]any{"role": "admin"})
@@ -225,16 +227,17 @@ func TestSEC_JWT_008_KidInjection(t *testing.T) {
 func TestSEC_JWT_011_NoTokenTypeConfusion(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-011")
 	tgt, c, u, tok := session(t)
-	me := tgt.Profile.Auth.Me
+	tgt.Applies(t, profile.RefreshTokens, profile.TokenRefresh)
+	me := tgt.Profile.Auth.Whoami.Path
 	tgt.AddSecret(u.RefreshToken)
 	probeToken(t, c, me, "the refresh token as bearer", u.RefreshToken)
 
-	r := tgt.Profile.Auth.Refresh
-	res, err := c.Post(t.Context(), r.Path, "", map[string]string{r.RefreshTokenField: u.AccessToken})
+	confused := maps.Clone(u.Vars)
+	confused[tgt.Profile.Auth.RefreshToken] = u.AccessToken
+	res, ok, err := tgt.TryFlow(t.Context(), c, "auth.refresh", tgt.Profile.Auth.Refresh, confused)
 	require.NoError(t, err)
-	if res.Status/100 == 2 {
-		t.Errorf("POST %s with the access token as refresh token: status = %d, want 4xx; %s", r.Path, res.Status, res)
-		tgt.AddSecret(res.Field(tgt.Profile.Auth.Login.AccessTokenField))
+	if ok {
+		t.Errorf("refreshing with the access token as refresh token succeeded, want a refusal; %s", res)
 	}
 	// When both are JWTs they must say which is which.
 	if rt, err := jwtforge.Parse(u.RefreshToken); err == nil {

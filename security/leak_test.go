@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/providerstub"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
@@ -93,9 +94,12 @@ func TestSEC_SECRET_001_NoSecretsInLogs(t *testing.T) {
 	c := tgt.Client(t)
 	// Make sure the logs hold a login, a refresh and a failure to look at.
 	u := tgt.RequireUser(t, c)
-	p := tgt.Profile.Auth
-	_, _ = c.Post(t.Context(), p.Login.Path, "", map[string]string{p.Login.UsernameField: u.Email, p.Login.PasswordField: "wrong-" + u.Password})
-	_, _ = c.Post(t.Context(), p.Refresh.Path, "", map[string]string{p.Refresh.RefreshTokenField: u.RefreshToken})
+	if req, err := tgt.LoginRequest(u.Email, "wrong-"+u.Password); err == nil {
+		_, _ = c.Do(t.Context(), req)
+	}
+	if !tgt.Profile.Lacks(profile.TokenRefresh) {
+		_, _, _ = tgt.Refresh(t.Context(), c, &u)
+	}
 
 	app, err := tgt.Container(testutil.ServiceOrchestrator)
 	require.NoError(t, err)

@@ -19,7 +19,7 @@ func TestSEC_AUTH_001_AuthenticationOnAtRuntime(t *testing.T) {
 	audit.Begin(t, "SEC-AUTH-001")
 	tgt := use(t)
 	c := tgt.Client(t)
-	me := tgt.Profile.Auth.Me
+	me := tgt.Profile.Auth.Whoami.Path
 	ca := catchAll(t, tgt)
 
 	// Black box: the identity route must not answer an anonymous caller.

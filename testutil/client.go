@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 )
 
 // maxEvidence bounds the exchanges one check records as evidence; sweeps
@@ -62,15 +63,23 @@ func (c *Client) WithTimeout(d time.Duration) *Client {
 
 // Request is one call. Body is encoded as JSON unless RawBody is set.
 type Request struct {
-	Method  string
-	Path    string // may carry a query string
-	Token   string // sent as "Authorization: Bearer <Token>"
-	Header  http.Header
-	Body    any
-	RawBody []byte
+	Method string
+	Path   string // may carry a query string
+	// Token is a credential: the session token of an identity the audit
+	// logged in (sent as the credential the path's group needs, e.g. that
+	// identity's API key), or any other value (sent as is where that
+	// credential goes). Credential, when set, names the credential to
+	// present Token as, whatever the path.
+	Token      string
+	Credential string
+	Header     http.Header
+	Body       any
+	RawBody    []byte
 	// Label names the variant a probe sends (e.g. "alg=none token"), so
 	// that evidence lines of a sweep tell one request from the next.
 	Label string
+
+	shownAs string // where the token went, for evidence
 }
 
 // Response is what came back.
@@ -92,8 +101,13 @@ func (r *Response) JSON(v any) error {
 	return nil
 }
 
-// Field returns a top-level string field of a JSON object body.
+// Field returns a string in a JSON body: a top-level field by name, or
+// what a JSONPath ($...) selects (numbers and booleans as JSON writes them).
 func (r *Response) Field(name string) string {
+	if strings.HasPrefix(name, "$") {
+		s, _ := profile.SelectString(name, r.Body)
+		return s
+	}
 	var m map[string]any
 	if json.Unmarshal(r.Body, &m) != nil {
 		return ""
@@ -107,7 +121,7 @@ func (r *Response) Field(name string) string {
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	for {
 		res, err := c.send(ctx, req)
-		if err == nil && res.Status/100 == 2 && req.Token != "" && req.Path == c.target.Profile.Auth.Logout.Path {
+		if err == nil && res.Status/100 == 2 && req.Token != "" && c.target.isLogout(req) {
 			c.target.Retire(req.Token) // logged out: refused from now on, on purpose
 		}
 		if err != nil || res.Status != http.StatusTooManyRequests || c.expectThrottling {
@@ -155,6 +169,12 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	var credential string
+	var pr profile.Presentation
+	if req.Token != "" {
+		pr, credential = c.target.presentation(req)
+		req.shownAs = describePresentation(pr)
+	}
 	var body io.Reader
 	switch {
 	case req.RawBody != nil:
@@ -179,7 +199,7 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 		hreq.Header.Set("Content-Type", "application/json")
 	}
 	if req.Token != "" {
-		hreq.Header.Set("Authorization", "Bearer "+req.Token)
+		present(hreq, pr, credential)
 	}
 	start := time.Now()
 	hres, err := c.http.Do(hreq)
@@ -258,7 +278,10 @@ func describeRequest(req Request, redact func(string) string) string {
 	}
 	b.WriteString(req.Method + " " + req.Path)
 	var hs []string
-	if req.Token != "" {
+	switch {
+	case req.shownAs != "":
+		hs = append(hs, req.shownAs)
+	case req.Token != "":
 		hs = append(hs, "Authorization: Bearer [token]")
 	}
 	for k, vs := range req.Header {

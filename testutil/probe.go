@@ -39,6 +39,15 @@ type tally struct {
 	notProbes []string // why probes were not evidence, the first few
 	dropped   int
 	waited    time.Duration // backing off the target's limiter
+	given     int           // given identities handed out (see givenUser)
+}
+
+// nextIdentity numbers the check's requests for a given identity.
+func (ty *tally) nextIdentity() int {
+	ty.mu.Lock()
+	defer ty.mu.Unlock()
+	ty.given++
+	return ty.given - 1
 }
 
 // spend takes d from the check's back-off budget, if it has it.

@@ -107,10 +107,11 @@ func TestReferenceProfileIsValid(t *testing.T) {
 func TestParseProfileRejectsUnknownFieldsAndGaps(t *testing.T) {
 	_, err := ParseProfile([]byte("version: 1\nbogus: 1\n"))
 	require.Error(t, err)
+	_, err = ParseProfile([]byte("version: 3\n"))
+	assert.ErrorContains(t, err, "version 3 is not supported")
 	_, err = ParseProfile([]byte("version: 2\n"))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "version 2")
-	assert.Contains(t, err.Error(), "auth.login.path is required")
+	assert.Contains(t, err.Error(), "auth.login: at least one step is required")
 }
 
 func TestDescriptorRoundTrip(t *testing.T) {

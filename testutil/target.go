@@ -38,7 +38,7 @@ const (
 	CapAdminRedis Capability = "an administrative Redis connection (hermetic stack only)"
 	CapProvider   Capability = "control of the LLM provider stub (hermetic stack only)"
 	CapContainers Capability = "container control (hermetic stack only)"
-	CapAdminUser  Capability = "an admin account (AUDIT_ADMIN_EMAIL/AUDIT_ADMIN_PASSWORD, or a database connection)"
+	CapAdminUser  Capability = "an admin account (the profile's admin identity: its username_env/password_env, e.g. AUDIT_ADMIN_EMAIL/AUDIT_ADMIN_PASSWORD, or its promote_sql and a database connection)"
 	CapSources    Capability = "the target's source code and documents (an AUDIT_PROFILE naming them: config.source, config.reference, docs.runbook, migrations.dir)"
 )
 
@@ -66,13 +66,16 @@ type Target struct {
 	dbDial     dialFunc
 	containers map[Service]*Container
 	docker     *client.Client
-	admin      struct{ email, password string }
 
 	mu      sync.Mutex
 	secrets []string
 	closers []func()
 	tallies map[testing.TB]*tally // per running check, see probe.go
 	live    map[string]bool       // tokens issued to the audit and not retired
+	// sessions maps a session token to everything its identity's flows
+	// captured, so that a request made with it presents the credential
+	// its route needs (see presentation).
+	sessions map[string]map[string]string
 
 	catchAllMu sync.Mutex
 	catchAll   *CatchAll // learnt once, see catchall.go
@@ -156,7 +159,7 @@ func (t *Target) Has(c Capability) bool {
 	case CapContainers:
 		return len(t.containers) > 0
 	case CapAdminUser:
-		return t.admin.email != "" || t.AdminDB != nil || t.DB != nil
+		return t.hasAdmin()
 	case CapSources:
 		return len(t.Profile.Files()) > 0
 	}
@@ -295,7 +298,7 @@ func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 		// The built-in profile's files are this repository's, the
 		// reference orchestrator's: no evidence about someone else's
 		// deployment. Its API shape is only what the checks try.
-		profile = profile.withoutFiles()
+		profile = profile.WithoutFiles()
 	}
 	t := &Target{Mode: ModeExternal, Profile: profile, baseURL: strings.TrimRight(cfg.TargetURL, "/")}
 	defer func() {
@@ -326,7 +329,6 @@ func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 		t.AppRedisURL = cfg.RedisURL
 		t.AddSecret(passwordOf(cfg.RedisURL))
 	}
-	t.admin.email, t.admin.password = cfg.AdminEmail, cfg.AdminPassword
 	t.AddSecret(cfg.AdminPassword)
 	return t, nil
 }

@@ -4,63 +4,143 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
+	"maps"
+	"os"
+	"slices"
 	"testing"
+
+	"github.com/mvpaudit/mvpaudit/profile"
 )
 
-// User is an account the audit created (or was given) on the target.
+// User is an identity the audit acts as on the target: an account it
+// registered or was given, logged in.
 type User struct {
-	ID           string
-	Email        string
-	Password     string
+	ID string
+	// Email is the username the target knows the account by (an e-mail
+	// address or a plain name, as the profile's auth.usernames says).
+	Email    string
+	Password string
+	// AccessToken is the session credential (the profile's auth.token);
+	// RefreshToken the refresh token when the target has one.
 	AccessToken  string
 	RefreshToken string
+	// Vars holds everything the identity's flows captured (API keys,
+	// cookies, ids), by the profile's names.
+	Vars map[string]string
 }
 
-// NewUser registers a fresh account through the profile's auth flow and
-// logs it in. Its password and tokens are registered as secrets.
+// NewUser registers a fresh account through the profile's register flow and
+// logs it in. A target without registration gives one of the profile's
+// given user identities instead (the i-th call of a check gets the i-th).
+// Its password and credentials are registered as secrets.
 func (t *Target) NewUser(ctx context.Context, c *Client) (User, error) {
-	u := User{
-		Email:    "audit-" + randomToken(6) + "@example.test",
-		Password: "Pw-" + randomToken(12),
+	if t.Profile.Lacks(profile.Registration) {
+		return t.givenUser(ctx, c)
 	}
+	u := User{Email: t.newUsername(), Password: "Pw-" + randomToken(12)}
 	t.AddSecret(u.Password)
-	p := t.Profile.Auth
-	res, err := c.Setup().Post(ctx, p.Register.Path, "", map[string]string{
-		p.Login.UsernameField: u.Email,
-		p.Login.PasswordField: u.Password,
-	})
-	if err != nil {
-		return User{}, fmt.Errorf("register: %w", err)
+	vars := map[string]string{"username": u.Email, "password": u.Password}
+	if _, err := t.RunFlow(ctx, c, "auth.register", t.Profile.Auth.Register, vars); err != nil {
+		return User{}, err
 	}
-	if res.Status != http.StatusCreated && res.Status != http.StatusOK {
-		return User{}, fmt.Errorf("register: %s", res)
-	}
-	u.ID = res.Field("id")
+	u.ID = vars["user_id"]
+	u.Vars = vars
 	if err := t.Login(ctx, c, &u); err != nil {
 		return User{}, err
 	}
 	return u, nil
 }
 
-// Login obtains fresh tokens for u.
-func (t *Target) Login(ctx context.Context, c *Client, u *User) error {
-	p := t.Profile.Auth.Login
-	res, err := c.Setup().Post(ctx, p.Path, "", map[string]string{p.UsernameField: u.Email, p.PasswordField: u.Password})
+func (t *Target) newUsername() string {
+	if t.Profile.Auth.Usernames == "name" {
+		return "audit" + randomToken(8)
+	}
+	return "audit-" + randomToken(6) + "@example.test"
+}
+
+// givenUser logs in the next given user identity of the check.
+func (t *Target) givenUser(ctx context.Context, c *Client) (User, error) {
+	var names []string
+	for name, id := range t.Profile.Identities {
+		if id.Role != "admin" && id.UsernameEnv != "" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	n := 0
+	if c.tally != nil {
+		n = c.tally.nextIdentity()
+	}
+	if n >= len(names) {
+		return User{}, &UnavailableError{Capability: Capability(fmt.Sprintf(
+			"%d given user identities (the target has no registration; the profile gives %d)", n+1, len(names)))}
+	}
+	u, err := t.given(names[n])
 	if err != nil {
-		return fmt.Errorf("login: %w", err)
+		return User{}, err
 	}
-	if res.Status != http.StatusOK {
-		return fmt.Errorf("login: %s", res)
+	return u, t.Login(ctx, c, &u)
+}
+
+// given reads a given identity's credentials from its variables.
+func (t *Target) given(name string) (User, error) {
+	id := t.Profile.Identities[name]
+	user, pass := os.Getenv(id.UsernameEnv), os.Getenv(id.PasswordEnv)
+	if user == "" || pass == "" {
+		return User{}, &UnavailableError{Capability: Capability(fmt.Sprintf(
+			"identity %q: set %s and %s", name, id.UsernameEnv, id.PasswordEnv))}
 	}
-	u.AccessToken, u.RefreshToken = res.Field(p.AccessTokenField), res.Field(p.RefreshTokenField)
-	if u.AccessToken == "" {
-		return fmt.Errorf("login: no %q in the answer", p.AccessTokenField)
+	t.AddSecret(pass)
+	return User{Email: user, Password: pass}, nil
+}
+
+// Login runs the profile's login flow (then its provision flow) for u and
+// keeps what they capture.
+func (t *Target) Login(ctx context.Context, c *Client, u *User) error {
+	vars := maps.Clone(u.Vars)
+	if vars == nil {
+		vars = map[string]string{}
 	}
-	t.AddSecret(u.AccessToken, u.RefreshToken)
-	t.issued(u.AccessToken)
+	vars["username"], vars["password"] = u.Email, u.Password
+	if _, err := t.RunFlow(ctx, c, "auth.login", t.Profile.Auth.Login, vars); err != nil {
+		return err
+	}
+	if _, err := t.RunFlow(ctx, c, "auth.provision", t.Profile.Auth.Provision, vars); err != nil {
+		return err
+	}
+	t.adopt(u, vars)
 	return nil
+}
+
+// adopt makes vars u's credentials.
+func (t *Target) adopt(u *User, vars map[string]string) {
+	u.Vars = vars
+	u.AccessToken = vars[t.Profile.Auth.Token]
+	u.RefreshToken = ""
+	if name := t.Profile.Auth.RefreshToken; name != "" {
+		u.RefreshToken = vars[name]
+	}
+	t.issued(u.AccessToken)
+	t.mu.Lock()
+	if t.sessions == nil {
+		t.sessions = map[string]map[string]string{}
+	}
+	t.sessions[u.AccessToken] = vars
+	t.mu.Unlock()
+}
+
+// Refresh runs the profile's refresh flow for u as probes: on success u
+// holds the new credentials. ok and err are TryFlow's.
+func (t *Target) Refresh(ctx context.Context, c *Client, u *User) (*Response, bool, error) {
+	if t.Profile.Lacks(profile.TokenRefresh) {
+		return nil, false, errors.New("the profile has no refresh flow")
+	}
+	vars := maps.Clone(u.Vars)
+	res, ok, err := t.TryFlow(ctx, c, "auth.refresh", t.Profile.Auth.Refresh, vars)
+	if ok {
+		t.adopt(u, vars)
+	}
+	return res, ok, err
 }
 
 // RequireUser is NewUser for a check that cannot go on without the
@@ -68,7 +148,11 @@ func (t *Target) Login(ctx context.Context, c *Client, u *User) error {
 func (t *Target) RequireUser(tb testing.TB, c *Client) User {
 	tb.Helper()
 	u, err := t.NewUser(tb.Context(), c)
-	if err != nil {
+	var unavailable *UnavailableError
+	switch {
+	case errors.As(err, &unavailable):
+		tb.Skip(unavailable.Error())
+	case err != nil:
 		SetupFailed(tb, fmt.Errorf("a registered, logged-in account: %w", err))
 	}
 	return u
@@ -89,31 +173,61 @@ func (t *Target) RequireAdmin(tb testing.TB, c *Client) User {
 	return u
 }
 
-// NewAdmin returns a logged-in account with the admin role: the configured
-// one in external mode, otherwise a fresh user promoted by SQL (the
-// reference orchestrator has no route that grants roles, on purpose).
+// adminIdentity returns the profile's admin identity.
+func (t *Target) adminIdentity() (string, profile.Identity, bool) {
+	names := slices.Sorted(maps.Keys(t.Profile.Identities))
+	for _, name := range names {
+		if id := t.Profile.Identities[name]; id.Role == "admin" {
+			return name, id, true
+		}
+	}
+	return "", profile.Identity{}, false
+}
+
+// NewAdmin returns a logged-in account with the admin role: the profile's
+// given admin identity when its variables are set, otherwise a fresh user
+// promoted by the identity's SQL through a database connection.
 func (t *Target) NewAdmin(ctx context.Context, c *Client) (User, error) {
-	if t.admin.email != "" {
-		u := User{Email: t.admin.email, Password: t.admin.password}
+	name, id, ok := t.adminIdentity()
+	if !ok {
+		return User{}, &UnavailableError{Capability: CapAdminUser}
+	}
+	if id.UsernameEnv != "" && os.Getenv(id.UsernameEnv) != "" {
+		u, err := t.given(name)
+		if err != nil {
+			return User{}, err
+		}
 		return u, t.Login(ctx, c, &u)
 	}
 	db := t.AdminDB
 	if db == nil {
 		db = t.DB
 	}
-	if db == nil {
+	if db == nil || id.PromoteSQL == "" || t.Profile.Lacks(profile.Registration) {
 		return User{}, &UnavailableError{Capability: CapAdminUser}
 	}
 	u, err := t.NewUser(ctx, c)
 	if err != nil {
 		return User{}, err
 	}
-	tag, err := db.Exec(ctx, "UPDATE users SET role = 'admin' WHERE email = $1", strings.ToLower(u.Email))
+	tag, err := db.Exec(ctx, id.PromoteSQL, u.Email)
 	if err != nil {
-		return User{}, fmt.Errorf("promote to admin: %w", err)
+		return User{}, fmt.Errorf("promote to admin (identities.%s.promote_sql): %w", name, err)
 	}
 	if tag.RowsAffected() != 1 {
-		return User{}, errors.New("promote to admin: the user row was not found")
+		return User{}, fmt.Errorf("promote to admin (identities.%s.promote_sql): %d rows changed, want 1", name, tag.RowsAffected())
 	}
 	return u, t.Login(ctx, c, &u)
+}
+
+// hasAdmin reports whether NewAdmin can give an admin.
+func (t *Target) hasAdmin() bool {
+	_, id, ok := t.adminIdentity()
+	switch {
+	case !ok:
+		return false
+	case id.UsernameEnv != "" && os.Getenv(id.UsernameEnv) != "":
+		return true
+	}
+	return id.PromoteSQL != "" && (t.AdminDB != nil || t.DB != nil) && !t.Profile.Lacks(profile.Registration)
 }

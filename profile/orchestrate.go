@@ -1,0 +1,70 @@
+package profile
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Message is one chat message of an orchestrate request.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// OrchestrateBody builds the orchestrate payload in the profile's format
+// for one user prompt and the given model ("" for the profile's default).
+func (p Profile) OrchestrateBody(model, prompt string) map[string]any {
+	if model == "" {
+		model = p.Orchestrate.Model
+	}
+	body := map[string]any{
+		"model":    model,
+		"messages": []Message{{Role: "user", Content: prompt}},
+	}
+	if p.Orchestrate.Format == "anthropic" {
+		body["max_tokens"] = 256
+	}
+	return body
+}
+
+// Answer extracts the answer text from an orchestrate response body.
+func (p Profile) Answer(body []byte) (string, error) {
+	switch p.Orchestrate.Format {
+	case "openai":
+		var r struct {
+			Choices []struct {
+				Message Message `json:"message"`
+			} `json:"choices"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil || len(r.Choices) == 0 {
+			return "", errors.New("no choices[0].message.content in the answer")
+		}
+		return r.Choices[0].Message.Content, nil
+	case "anthropic":
+		var r struct {
+			Content []struct {
+				Text string `json:"text"`
+			} `json:"content"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil || len(r.Content) == 0 {
+			return "", errors.New("no content[0].text in the answer")
+		}
+		return r.Content[0].Text, nil
+	default:
+		field := p.Orchestrate.AnswerField
+		if !strings.HasPrefix(field, "$") {
+			field = jsonField(field)
+		}
+		v, ok, err := Select(field, body)
+		if err != nil {
+			return "", err
+		}
+		s, isString := v.(string)
+		if !ok || !isString {
+			return "", fmt.Errorf("no string at %s in the answer", field)
+		}
+		return s, nil
+	}
+}

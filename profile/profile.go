@@ -1,0 +1,319 @@
+package profile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Current is the format version this package writes and documents.
+const Current = 2
+
+// Profile is one gateway's description.
+type Profile struct {
+	Version int    `yaml:"version" json:"version"`
+	Name    string `yaml:"name" json:"name"`
+	// Verified says which release of the target the profile was checked
+	// against (free text, shown in the report).
+	Verified string `yaml:"verified,omitempty" json:"verified,omitempty"`
+
+	Health      Health                  `yaml:"health" json:"health"`
+	Auth        Auth                    `yaml:"auth" json:"auth"`
+	Credentials map[string]Presentation `yaml:"credentials" json:"credentials"`
+	Groups      []Group                 `yaml:"groups,omitempty" json:"groups,omitempty"`
+	Identities  map[string]Identity     `yaml:"identities,omitempty" json:"identities,omitempty"`
+
+	Orchestrate   Orchestrate   `yaml:"orchestrate" json:"orchestrate"`
+	Conversations Conversations `yaml:"conversations,omitempty" json:"conversations,omitempty"`
+	Protected     []Route       `yaml:"protected" json:"protected"`
+	Admin         []Route       `yaml:"admin,omitempty" json:"admin,omitempty"`
+	Migrations    Migrations    `yaml:"migrations,omitempty" json:"migrations,omitempty"`
+	Config        Config        `yaml:"config,omitempty" json:"config,omitempty"`
+	Docs          Docs          `yaml:"docs,omitempty" json:"docs,omitempty"`
+}
+
+// Health names the probe routes and where the build version sits.
+type Health struct {
+	Liveness  string `yaml:"liveness" json:"liveness"`
+	Readiness string `yaml:"readiness,omitempty" json:"readiness,omitempty"`
+	Version   string `yaml:"version,omitempty" json:"version,omitempty"`
+	// VersionField is a JSONPath to the version in the version route's
+	// answer; $.version when empty.
+	VersionField string `yaml:"version_field,omitempty" json:"version_field,omitempty"`
+}
+
+// Auth is how the audit becomes someone on the target. Every flow is a
+// list of HTTP steps; a flow the target does not have is left out, and the
+// checks about it are not applicable.
+type Auth struct {
+	// Usernames is the shape of the usernames the audit makes up when it
+	// registers an identity: "email" (the default) or "name".
+	Usernames string `yaml:"usernames,omitempty" json:"usernames,omitempty"`
+	Register  Flow   `yaml:"register,omitempty" json:"register,omitempty"`
+	Login     Flow   `yaml:"login" json:"login"`
+	// Provision runs once after each login, as the identity: creating an
+	// API key for the LLM routes, granting a balance.
+	Provision Flow   `yaml:"provision,omitempty" json:"provision,omitempty"`
+	Refresh   Flow   `yaml:"refresh,omitempty" json:"refresh,omitempty"`
+	Logout    Flow   `yaml:"logout,omitempty" json:"logout,omitempty"`
+	Whoami    Whoami `yaml:"whoami" json:"whoami"`
+	// Token names the captured credential the checks treat as the
+	// session token (sent by default, forged and replayed by the token
+	// checks); RefreshToken names the refresh token's variable, if any.
+	Token        string `yaml:"token" json:"token"`
+	RefreshToken string `yaml:"refresh_token,omitempty" json:"refresh_token,omitempty"`
+}
+
+// Whoami is a route that tells who the caller is.
+type Whoami struct {
+	Path string `yaml:"path" json:"path"`
+	// Username is a JSONPath to the caller's username in the answer
+	// (the preflight confirms each identity with it).
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
+}
+
+// Flow is a sequence of steps run in order; a later step may use what an
+// earlier one captured.
+type Flow []Step
+
+// Step is one HTTP call of a flow. Strings in Path, JSON, Form and Header
+// may hold {{variable}} placeholders: username, password, and anything a
+// step of the identity captured.
+type Step struct {
+	Method string `yaml:"method" json:"method"`
+	Path   string `yaml:"path" json:"path"`
+	// Present names a credential sent with the step, as its Presentation
+	// says (e.g. logout with the session).
+	Present string            `yaml:"present,omitempty" json:"present,omitempty"`
+	JSON    any               `yaml:"json,omitempty" json:"json,omitempty"`
+	Form    map[string]string `yaml:"form,omitempty" json:"form,omitempty"`
+	Header  map[string]string `yaml:"header,omitempty" json:"header,omitempty"`
+	// Expect lists the statuses that mean success; any 2xx when empty.
+	// The route's group response rules apply too (200 + success:false
+	// fails the step).
+	Expect  []int              `yaml:"expect,omitempty" json:"expect,omitempty"`
+	Capture map[string]Capture `yaml:"capture,omitempty" json:"capture,omitempty"`
+}
+
+// Capture takes one value from a step's answer: exactly one of a JSONPath
+// into the body, a cookie the answer sets, or a response header.
+type Capture struct {
+	JSON   string `yaml:"json,omitempty" json:"json,omitempty"`
+	Cookie string `yaml:"cookie,omitempty" json:"cookie,omitempty"`
+	Header string `yaml:"header,omitempty" json:"header,omitempty"`
+}
+
+// Presentation is how a credential travels: exactly one of these.
+type Presentation struct {
+	Bearer        bool   `yaml:"bearer,omitempty" json:"bearer,omitempty"`               // Authorization: Bearer <value>
+	Authorization bool   `yaml:"authorization,omitempty" json:"authorization,omitempty"` // Authorization: <value>
+	Header        string `yaml:"header,omitempty" json:"header,omitempty"`               // <Header>: <value>
+	Cookie        string `yaml:"cookie,omitempty" json:"cookie,omitempty"`               // Cookie: <Cookie>=<value>
+	Query         string `yaml:"query,omitempty" json:"query,omitempty"`                 // ?<Query>=<value>
+}
+
+// Group is a set of routes that share a credential and a way of answering.
+// A path belongs to the group with the longest matching prefix.
+type Group struct {
+	Name     string   `yaml:"name" json:"name"`
+	Prefixes []string `yaml:"prefixes" json:"prefixes"`
+	// Credential names the credential the group's routes need; the
+	// session token (auth.token) when empty.
+	Credential string   `yaml:"credential,omitempty" json:"credential,omitempty"`
+	Response   Response `yaml:"response,omitempty" json:"response,omitempty"`
+}
+
+// Response tells success from failure when the status alone does not.
+type Response struct {
+	// Failure, when it holds on a 2xx answer's body, makes the answer a
+	// failure (e.g. {path: $.success, equals: false}).
+	Failure *Condition `yaml:"failure,omitempty" json:"failure,omitempty"`
+	// Message and Data are JSONPaths to the error message and to the
+	// payload inside an envelope.
+	Message string `yaml:"message,omitempty" json:"message,omitempty"`
+	Data    string `yaml:"data,omitempty" json:"data,omitempty"`
+}
+
+// Condition compares the value at a JSONPath with a YAML scalar.
+type Condition struct {
+	Path   string `yaml:"path" json:"path"`
+	Equals any    `yaml:"equals" json:"equals"`
+}
+
+// Identity is a named account the checks act as. Given identities come from
+// environment variables; the others are registered through auth.register.
+type Identity struct {
+	Role        string `yaml:"role,omitempty" json:"role,omitempty"` // "user" (default) or "admin"
+	UsernameEnv string `yaml:"username_env,omitempty" json:"username_env,omitempty"`
+	PasswordEnv string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+	// PromoteSQL makes a registered identity an admin through the audit's
+	// administrative database connection; $1 is the username.
+	PromoteSQL string `yaml:"promote_sql,omitempty" json:"promote_sql,omitempty"`
+}
+
+// Orchestrate describes the completion route and its payload format.
+type Orchestrate struct {
+	Path          string `yaml:"path" json:"path"`
+	Format        string `yaml:"format" json:"format"` // native, openai or anthropic
+	Model         string `yaml:"model" json:"model"`
+	FallbackModel string `yaml:"fallback_model,omitempty" json:"fallback_model,omitempty"`
+	// AnswerField is the answer text of a native answer (a JSONPath, or
+	// a top-level field name).
+	AnswerField string `yaml:"answer_field,omitempty" json:"answer_field,omitempty"`
+	// Optional: the models route, and the request field that continues a
+	// stored conversation (checks that need them are not applicable
+	// without).
+	ModelsPath        string `yaml:"models_path,omitempty" json:"models_path,omitempty"`
+	ConversationField string `yaml:"conversation_field,omitempty" json:"conversation_field,omitempty"`
+}
+
+// Conversations is the stored-conversation resource.
+type Conversations struct {
+	Path          string `yaml:"path,omitempty" json:"path,omitempty"`
+	ListField     string `yaml:"list_field,omitempty" json:"list_field,omitempty"`
+	MessagesField string `yaml:"messages_field,omitempty" json:"messages_field,omitempty"`
+	LimitParam    string `yaml:"limit_param,omitempty" json:"limit_param,omitempty"`
+	OffsetParam   string `yaml:"offset_param,omitempty" json:"offset_param,omitempty"`
+}
+
+// Route is one method and path; {id} stands for an object id.
+type Route struct {
+	Method string `yaml:"method" json:"method"`
+	Path   string `yaml:"path" json:"path"`
+}
+
+func (r Route) String() string { return r.Method + " " + r.Path }
+
+// Migrations names the target's schema-version table and where its code
+// keeps its migration files (<number>_<name>.sql).
+type Migrations struct {
+	Table         string `yaml:"table,omitempty" json:"table,omitempty"`
+	VersionColumn string `yaml:"version_column,omitempty" json:"version_column,omitempty"`
+	Dir           string `yaml:"dir,omitempty" json:"dir,omitempty"`
+}
+
+// Config describes the target's settings: what a production deployment must
+// set, what the audit's concepts are called there, where the code reads its
+// settings and where they are documented. Paths are relative to the
+// mvpaudit module root or absolute.
+type Config struct {
+	Required []string `yaml:"required,omitempty" json:"required,omitempty"`
+	// Settings maps the audit's concepts (see Concepts) to the target's
+	// own key names; a concept left out is one the target does not have.
+	Settings map[string]string `yaml:"settings,omitempty" json:"settings,omitempty"`
+	// Source is a directory of Go files; every call whose first argument
+	// is an upper-case string literal counts as a setting the code reads.
+	Source    string `yaml:"source,omitempty" json:"source,omitempty"`
+	Reference string `yaml:"reference,omitempty" json:"reference,omitempty"`
+}
+
+// Docs names the target's operational documents.
+type Docs struct {
+	Runbook string `yaml:"runbook,omitempty" json:"runbook,omitempty"`
+}
+
+// Load reads a profile file.
+func Load(path string) (Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Profile{}, fmt.Errorf("profile: %w", err)
+	}
+	p, err := Parse(data)
+	if err != nil {
+		return Profile{}, fmt.Errorf("profile %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse decodes and validates a profile of any supported version; a version
+// 1 profile comes back converted to the current format.
+func Parse(data []byte) (Profile, error) {
+	var head struct {
+		Version int `yaml:"version"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil {
+		return Profile{}, err
+	}
+	var p Profile
+	switch head.Version {
+	case 1:
+		var old v1
+		if err := decodeStrict(data, &old); err != nil {
+			return Profile{}, err
+		}
+		if err := old.validate(); err != nil {
+			return Profile{}, err
+		}
+		p = old.convert()
+	case Current:
+		if err := decodeStrict(data, &p); err != nil {
+			return Profile{}, err
+		}
+	default:
+		return Profile{}, fmt.Errorf("version %d is not supported (want %d; version 1 files are still read)", head.Version, Current)
+	}
+	return p, p.Validate()
+}
+
+func decodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// WithoutFiles is the profile without the target's files: the API shape and
+// the database's migrations table, but no file to read.
+func (p Profile) WithoutFiles() Profile {
+	p.Config.Source, p.Config.Reference, p.Docs.Runbook, p.Migrations.Dir = "", "", "", ""
+	return p
+}
+
+// Files lists the target's files the profile names.
+func (p Profile) Files() []string {
+	var files []string
+	for _, f := range []string{p.Config.Source, p.Config.Reference, p.Docs.Runbook, p.Migrations.Dir} {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	return files
+}
+
+// GroupFor returns the group a path belongs to (longest matching prefix;
+// the query string is ignored) and whether there is one.
+func (p Profile) GroupFor(path string) (Group, bool) {
+	path, _, _ = strings.Cut(path, "?")
+	best, found := Group{}, false
+	bestLen := -1
+	for _, g := range p.Groups {
+		for _, prefix := range g.Prefixes {
+			if strings.HasPrefix(path, prefix) && len(prefix) > bestLen {
+				best, found, bestLen = g, true, len(prefix)
+			}
+		}
+	}
+	return best, found
+}
+
+// CredentialFor names the credential a path needs: its group's, or the
+// session token.
+func (p Profile) CredentialFor(path string) string {
+	if g, ok := p.GroupFor(path); ok && g.Credential != "" {
+		return g.Credential
+	}
+	return p.Auth.Token
+}
+
+// ResponseFor returns the response rules of a path's group.
+func (p Profile) ResponseFor(path string) Response {
+	g, _ := p.GroupFor(path)
+	return g.Response
+}
+
+var errNoVariable = errors.New("no such variable")

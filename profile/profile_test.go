@@ -1,0 +1,156 @@
+package profile
+
+import (
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestVersion1IsConvertedToTheCurrentFormat(t *testing.T) {
+	data, err := os.ReadFile("testdata/reference-v1.yaml")
+	require.NoError(t, err)
+	p, err := Parse(data)
+	require.NoError(t, err)
+	assert.Equal(t, Current, p.Version)
+	assert.Equal(t, "session", p.Auth.Token)
+	assert.Equal(t, "refresh", p.Auth.RefreshToken)
+	require.Len(t, p.Auth.Login, 1)
+	assert.Equal(t, "/api/v1/auth/login", p.Auth.Login[0].Path)
+	assert.Equal(t, map[string]any{"email": "{{username}}", "password": "{{password}}"}, p.Auth.Login[0].JSON)
+	assert.Equal(t, Capture{JSON: "$.access_token"}, p.Auth.Login[0].Capture["session"])
+	assert.Equal(t, "/api/v1/me", p.Auth.Whoami.Path)
+	assert.Equal(t, Presentation{Bearer: true}, p.Credentials["session"])
+	assert.False(t, p.Lacks(TokenRefresh))
+	assert.False(t, p.Lacks(Registration))
+}
+
+func TestUnknownVersionsAndFieldsAreRefused(t *testing.T) {
+	_, err := Parse([]byte("version: 3\n"))
+	assert.ErrorContains(t, err, "version 3 is not supported")
+	_, err = Parse([]byte("version: 2\nbogus: 1\n"))
+	assert.ErrorContains(t, err, "bogus")
+	_, err = Parse([]byte("version: 1\nbogus: 1\n"))
+	assert.ErrorContains(t, err, "bogus")
+}
+
+// minimal is a valid profile the mistakes below are made in.
+const minimal = `
+version: 2
+name: tiny
+health: {liveness: /health}
+credentials:
+  session: {cookie: sid}
+  key: {header: x-api-key}
+auth:
+  usernames: name
+  login:
+    - {method: POST, path: /login, form: {user: "{{username}}", pass: "{{password}}"}, capture: {session: {cookie: sid}}}
+  provision:
+    - {method: POST, path: /keys, present: session, json: {name: audit}, capture: {key: {json: $.data.key}}}
+  whoami: {path: /me, username: $.data.name}
+  token: session
+identities:
+  alice: {username_env: A_USER, password_env: A_PASS}
+groups:
+  - {name: llm, prefixes: [/v1/], credential: key}
+  - name: api
+    prefixes: [/]
+    response: {failure: {path: $.success, equals: false}, message: $.message}
+orchestrate: {path: /v1/chat/completions, format: openai, model: m}
+protected: [{method: GET, path: /me}]
+`
+
+func TestAMinimalProfileIsValid(t *testing.T) {
+	p, err := Parse([]byte(minimal))
+	require.NoError(t, err)
+	assert.True(t, p.Lacks(Registration))
+	assert.True(t, p.Lacks(TokenRefresh))
+	assert.True(t, p.Lacks(Logout))
+	assert.True(t, p.Lacks(Readiness))
+	assert.Equal(t, "key", p.CredentialFor("/v1/chat/completions"))
+	assert.Equal(t, "session", p.CredentialFor("/me?x=1"))
+	assert.True(t, p.ResponseFor("/me").Failed([]byte(`{"success":false,"message":"no"}`)))
+	assert.False(t, p.ResponseFor("/me").Failed([]byte(`{"success":true}`)))
+	assert.False(t, p.ResponseFor("/v1/x").Failed([]byte(`{"success":false}`)))
+	assert.Equal(t, "no", p.ResponseFor("/me").MessageOf([]byte(`{"success":false,"message":"no"}`)))
+}
+
+func TestEachKindOfMistakeIsNamed(t *testing.T) {
+	cases := []struct{ name, from, to, want string }{
+		{"capture from two places", "capture: {session: {cookie: sid}}", "capture: {session: {cookie: sid, json: $.t}}",
+			"auth.login[0].capture.session: say exactly one of json, cookie or header"},
+		{"bad JSONPath", "$.data.key", "data.key", `auth.provision[0].capture.key.json: "data.key" is not an RFC 9535 JSONPath`},
+		{"placeholder nobody captures", `name: audit}`, `name: "{{team}}"}`, "auth.provision[0]: uses {{team}}, which no earlier step captures"},
+		{"credential presented before it exists", "present: session", "present: key", `auth.provision[0].present: "key" is not captured before this step`},
+		{"unknown credential", "credential: key}", "credential: apikey}", `groups.llm.credential: "apikey" is not in credentials`},
+		{"two presentations", "{cookie: sid}\n  key", "{cookie: sid, bearer: true}\n  key", "credentials.session: say exactly one of"},
+		{"token never captured", "token: session", "token: key2", `auth.token: "key2" is not in credentials`},
+		{"relative path", "path: /login", "path: login", `auth.login[0].path: "login": want a path starting with /`},
+		{"identity without a source", "alice: {username_env: A_USER, password_env: A_PASS}", "alice: {role: admin}",
+			"identities.alice: is neither given"},
+		{"unknown setting concept", "protected:", "config: {settings: {jwt: JWT_SECRET}}\nprotected:", "config.settings.jwt: is not a concept"},
+		{"format", "format: openai", "format: gemini", `orchestrate.format: "gemini"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(minimal, tc.from, tc.to, 1)
+			require.NotEqual(t, minimal, src, "the mistake was not made")
+			_, err := Parse([]byte(src))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestCapturesReadBodyHeaderAndCookie(t *testing.T) {
+	h := http.Header{}
+	h.Add("Set-Cookie", "other=1; Path=/")
+	h.Add("Set-Cookie", "sid=abc123; Path=/; HttpOnly")
+	h.Set("X-Token", "tok")
+	body := []byte(`{"code":0,"data":{"access_token":"jwt","n":3,"ok":true}}`)
+	for _, tc := range []struct {
+		c    Capture
+		want string
+		ok   bool
+	}{
+		{Capture{JSON: "$.data.access_token"}, "jwt", true},
+		{Capture{JSON: "$.data.n"}, "3", true},
+		{Capture{JSON: "$.data.ok"}, "true", true},
+		{Capture{JSON: "$.data"}, "", false},
+		{Capture{JSON: "$.missing"}, "", false},
+		{Capture{Cookie: "sid"}, "abc123", true},
+		{Capture{Cookie: "nope"}, "", false},
+		{Capture{Header: "x-token"}, "tok", true},
+	} {
+		got, ok := tc.c.Take(h, body)
+		assert.Equal(t, tc.ok, ok, tc.c.String())
+		assert.Equal(t, tc.want, got, tc.c.String())
+	}
+}
+
+func TestConditionsCompareYAMLScalarsWithJSON(t *testing.T) {
+	assert.True(t, Condition{Path: "$.code", Equals: 0}.Holds([]byte(`{"code":0}`)))
+	assert.False(t, Condition{Path: "$.code", Equals: 0}.Holds([]byte(`{"code":1}`)))
+	assert.True(t, Condition{Path: "$.ok", Equals: false}.Holds([]byte(`{"ok":false}`)))
+	assert.False(t, Condition{Path: "$.ok", Equals: false}.Holds([]byte(`<html>`)))
+	assert.True(t, Condition{Path: "$.status", Equals: "error"}.Holds([]byte(`{"status":"error"}`)))
+}
+
+func TestExpandNamesMissingVariables(t *testing.T) {
+	got, err := ExpandValue(map[string]any{"u": "{{username}}", "l": []any{"x-{{ id }}", 3}}, map[string]string{"username": "bob", "id": "7"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"u": "bob", "l": []any{"x-7", 3}}, got)
+	_, err = Expand("{{username}} {{token}}", map[string]string{"username": "bob"})
+	assert.ErrorContains(t, err, "{{token}}")
+}
+
+func TestRoutesMayEndInASlash(t *testing.T) {
+	src := strings.Replace(minimal, "protected: [{method: GET, path: /me}]", "protected: [{method: GET, path: /me/}]", 1)
+	p, err := Parse([]byte(src))
+	require.NoError(t, err)
+	assert.Equal(t, "/me/", p.Protected[0].Path)
+}

@@ -1,0 +1,80 @@
+package profile
+
+// Subject is something a check audits that a gateway may simply not have.
+// A check whose subject the profile says is absent is not applicable: neutral
+// in the verdict, unlike a check that could not gather its evidence.
+type Subject string
+
+// The subjects the profile can tell are absent.
+const (
+	Registration        Subject = "self-service registration (auth.register)"
+	TokenRefresh        Subject = "token refresh (auth.refresh)"
+	Logout              Subject = "logout (auth.logout)"
+	Readiness           Subject = "a readiness route (health.readiness)"
+	VersionRoute        Subject = "a version route (health.version)"
+	ModelsRoute         Subject = "a models route (orchestrate.models_path)"
+	StoredConversations Subject = "stored conversations (conversations.path)"
+	AdminRoutes         Subject = "admin-only routes (admin)"
+	RefreshTokens       Subject = "refresh tokens (auth.refresh_token)"
+	MigrationTable      Subject = "a schema-version table (migrations.table)"
+)
+
+// Lacks reports whether the profile says the target does not have s.
+func (p Profile) Lacks(s Subject) bool {
+	switch s {
+	case Registration:
+		return len(p.Auth.Register) == 0
+	case TokenRefresh:
+		return len(p.Auth.Refresh) == 0
+	case Logout:
+		return len(p.Auth.Logout) == 0
+	case Readiness:
+		return p.Health.Readiness == ""
+	case VersionRoute:
+		return p.Health.Version == ""
+	case ModelsRoute:
+		return p.Orchestrate.ModelsPath == ""
+	case StoredConversations:
+		return p.Conversations.Path == ""
+	case AdminRoutes:
+		return len(p.Admin) == 0
+	case RefreshTokens:
+		return p.Auth.RefreshToken == ""
+	case MigrationTable:
+		return p.Migrations.Table == ""
+	}
+	return false
+}
+
+// Concepts are the settings the configuration checks reason about, by the
+// audit's name; config.settings maps them to the target's own keys.
+var Concepts = map[string]string{
+	"environment":       "the deployment environment's name (production, staging)",
+	"database_url":      "the PostgreSQL connection URL",
+	"redis_url":         "the Redis connection URL",
+	"signing_secret":    "the secret that signs sessions or tokens",
+	"token_issuer":      "the issuer stamped in tokens",
+	"token_audience":    "the audience stamped in tokens",
+	"auth_switch":       "the switch that turns authentication on (true means on)",
+	"mock_switch":       "the switch that answers with canned output instead of calling a provider (true means mock)",
+	"provider_timeout":  "how long an upstream provider call may take",
+	"rate_limit":        "requests per minute per caller",
+	"login_rate_limit":  "login attempts per minute",
+	"cors_origins":      "the origins allowed by CORS",
+	"openai_key":        "the OpenAI API key",
+	"anthropic_key":     "the Anthropic API key",
+	"shutdown_timeout":  "how long a graceful shutdown may drain",
+	"db_max_conns":      "the database connection pool's size",
+	"max_body_bytes":    "the largest request body accepted",
+	"access_token_ttl":  "an access token's lifetime",
+	"refresh_token_ttl": "a refresh token's lifetime",
+	"system_prompt":     "the system prompt prepended to every request",
+	"registration_open": "the switch that allows self-service registration",
+	"bind_address":      "the address the service listens on",
+}
+
+// Setting returns the target's key for a concept, and whether it has one.
+func (p Profile) Setting(concept string) (string, bool) {
+	key, ok := p.Config.Settings[concept]
+	return key, ok && key != ""
+}

@@ -1,0 +1,161 @@
+package testutil
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/profile"
+)
+
+// cookieKeysGateway logs in with a form and a session cookie, hands out an
+// API key for the LLM routes, and answers failures as 200 + success:false.
+func cookieKeysGateway(t *testing.T) *httptest.Server {
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, data any) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"success": true, "data": data})
+	}
+	refuse := func(w http.ResponseWriter) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"success": false, "message": "unauthorized"})
+	}
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("user") != "alice" || r.FormValue("pass") != "pw-alice" {
+			refuse(w)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "s-alice", HttpOnly: true})
+		ok(w, nil)
+	})
+	session := func(r *http.Request) bool {
+		c, err := r.Cookie("sid")
+		return err == nil && c.Value == "s-alice"
+	}
+	mux.HandleFunc("POST /keys", func(w http.ResponseWriter, r *http.Request) {
+		if !session(r) {
+			refuse(w)
+			return
+		}
+		ok(w, map[string]string{"key": "sk-alice"})
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		if !session(r) {
+			refuse(w)
+			return
+		}
+		ok(w, map[string]string{"name": "alice"})
+	})
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("x-api-key") != "sk-alice" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		ok(w, []string{"m"})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const cookieKeysProfile = `
+version: 2
+name: cookie-keys
+health: {liveness: /health}
+credentials:
+  session: {cookie: sid}
+  key: {header: x-api-key}
+auth:
+  usernames: name
+  login:
+    - {method: POST, path: /login, form: {user: "{{username}}", pass: "{{password}}"}, capture: {session: {cookie: sid}}}
+  provision:
+    - {method: POST, path: /keys, present: session, json: {name: audit}, capture: {key: {json: $.data.key}}}
+  whoami: {path: /me, username: $.data.name}
+  token: session
+identities:
+  alice: {username_env: FLOW_TEST_USER, password_env: FLOW_TEST_PASS}
+groups:
+  - {name: llm, prefixes: [/v1/], credential: key}
+  - name: api
+    prefixes: [/]
+    response: {failure: {path: $.success, equals: false}, message: $.message}
+orchestrate: {path: /v1/chat/completions, format: openai, model: m}
+protected: [{method: GET, path: /me}]
+`
+
+func flowTarget(t *testing.T, src string) *Target {
+	p, err := profile.Parse([]byte(src))
+	require.NoError(t, err)
+	return &Target{Profile: p, baseURL: cookieKeysGateway(t).URL}
+}
+
+func TestGivenIdentityLogsInAndEachRouteGetsItsCredential(t *testing.T) {
+	t.Setenv("FLOW_TEST_USER", "alice")
+	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	tgt := flowTarget(t, cookieKeysProfile)
+	c := tgt.Client(nil)
+	u, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err)
+	assert.Equal(t, "s-alice", u.AccessToken)
+	assert.Equal(t, "sk-alice", u.Vars["key"])
+
+	// The session token is presented as the cookie on management routes
+	// and swapped for the identity's API key on the LLM routes.
+	res, err := c.Get(t.Context(), "/me", u.AccessToken)
+	require.NoError(t, err)
+	assert.True(t, tgt.Succeeded(res), res.String())
+	assert.Contains(t, res.String(), "Cookie: sid=[token]")
+	res, err = c.Get(t.Context(), "/v1/models", u.AccessToken)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, res.Status, res.String())
+	assert.Contains(t, res.String(), "x-api-key: [token]")
+	assert.NotContains(t, res.String(), "sk-alice")
+
+	// A token the audit was not issued is presented as it is.
+	res, err = c.Get(t.Context(), "/me", "forged")
+	require.NoError(t, err)
+	assert.True(t, tgt.Unauthorized(res), "200 + success:false is a refusal under the profile's rules")
+	assert.False(t, tgt.Succeeded(res))
+}
+
+func TestFlowFailuresNameTheStep(t *testing.T) {
+	t.Setenv("FLOW_TEST_USER", "alice")
+	cases := []struct{ name, pass, from, to, want string }{
+		{"wrong password answered 200 + success:false", "nope", "", "",
+			`auth.login step 1 (POST /login): the answer is not a success: unauthorized (HTTP 200`},
+		{"capture that finds nothing", "pw-alice", "$.data.key", "$.data.apikey",
+			`auth.provision step 1 (POST /keys): capture "key" found nothing at body $.data.apikey (HTTP 200`},
+		{"wrong cookie name", "pw-alice", "capture: {session: {cookie: sid}}", "capture: {session: {cookie: session}}",
+			`auth.login step 1 (POST /login): capture "session" found nothing at cookie session`},
+		{"unreachable route", "pw-alice", "path: /keys", "path: /no-such-keys",
+			`auth.provision step 1 (POST /no-such-keys): the answer is not a success (HTTP 404`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("FLOW_TEST_PASS", tc.pass)
+			tgt := flowTarget(t, strings.Replace(cookieKeysProfile, tc.from, tc.to, 1))
+			_, err := tgt.NewUser(t.Context(), tgt.Client(nil))
+			var se *StepError
+			require.True(t, errors.As(err, &se), "%v", err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestNoRegistrationAndTooFewGivenIdentitiesIsUnavailable(t *testing.T) {
+	t.Setenv("FLOW_TEST_USER", "alice")
+	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	tgt := flowTarget(t, cookieKeysProfile)
+	c := tgt.Client(t)
+	_, err := tgt.NewUser(t.Context(), c)
+	require.NoError(t, err)
+	_, err = tgt.NewUser(t.Context(), c) // the check's second user: the profile gives one
+	var unavailable *UnavailableError
+	require.True(t, errors.As(err, &unavailable), "%v", err)
+	assert.Contains(t, err.Error(), "2 given user identities")
+}
