@@ -43,6 +43,7 @@ func cookieKeysGateway(t *testing.T) *httptest.Server {
 		}
 		ok(w, map[string]string{"key": "sk-alice"})
 	})
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { ok(w, nil) })
 	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
 		if !session(r) {
 			refuse(w)
@@ -56,6 +57,13 @@ func cookieKeysGateway(t *testing.T) *httptest.Server {
 			return
 		}
 		ok(w, []string{"m"})
+	})
+	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("x-api-key") != "sk-alice" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"choices": []any{map[string]any{"message": map[string]string{"role": "assistant", "content": "hello"}}}})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -158,4 +166,34 @@ func TestNoRegistrationAndTooFewGivenIdentitiesIsUnavailable(t *testing.T) {
 	var unavailable *UnavailableError
 	require.True(t, errors.As(err, &unavailable), "%v", err)
 	assert.Contains(t, err.Error(), "2 given user identities")
+}
+
+func TestPreflightNamesEachKindOfMistake(t *testing.T) {
+	t.Setenv("FLOW_TEST_USER", "alice")
+	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	base := cookieKeysProfile
+	require.NoError(t, flowTarget(t, base).Preflight(t.Context(), PreflightOptions{Strict: true}))
+	cases := []struct{ name, from, to, want string }{
+		{"missing capture", "$.data.key", "$.data.token", `preflight: an ordinary identity: auth.provision step 1 (POST /keys): capture "key" found nothing`},
+		{"wrong credential placement", "key: {header: x-api-key}", "key: {header: authorization}",
+			"preflight: an LLM request: POST /v1/chat/completions refused the identity's credential (key)"},
+		{"whoami mismatch", "username: $.data.name}", "username: $.success}",
+			`preflight: an ordinary identity: whoami: GET /me: $.success is "true", want the identity's username "alice"`},
+		{"unreachable route", "whoami: {path: /me", "whoami: {path: /whoami",
+			"preflight: an ordinary identity: whoami: GET /whoami with the identity's session did not succeed"},
+		{"liveness", "liveness: /health", "liveness: /healthz", "preflight: liveness: GET /healthz answered 404"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(base, tc.from, tc.to, 1)
+			require.NotEqual(t, base, src)
+			tgt := flowTarget(t, src)
+			err := tgt.Preflight(t.Context(), PreflightOptions{Strict: true})
+			var pe *PreflightError
+			require.True(t, errors.As(err, &pe), "%v", err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "pw-alice")
+			assert.NotContains(t, err.Error(), "sk-alice")
+		})
+	}
 }

@@ -194,7 +194,7 @@ func (t *Target) AddSecret(values ...string) {
 
 var (
 	jwtPattern         = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
-	secretFieldPattern = regexp.MustCompile(`("(?:access_token|refresh_token|password|token|api_key)"\s*:\s*")[^"]*(")`)
+	secretFieldPattern = regexp.MustCompile(`("(?:access_token|refresh_token|password|token|api_key|apikey|key|secret|session|sid)"\s*:\s*")[^"]*(")`)
 )
 
 // Redact replaces every known secret in s, and anything that looks like a
