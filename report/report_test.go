@@ -431,6 +431,7 @@ func TestNotApplicableIsNeutral(t *testing.T) {
 	}
 	c := d.Checks[0]
 	assert.Equal(t, audit.Inapplicable, c.Status)
+	assert.False(t, c.Passed(), "not applicable is no evidence of readiness")
 	assert.Equal(t, "the target has no refresh route", c.Reason, "the attr's reason, not the skip message")
 	assert.Nil(t, c.Waiver)
 	_, acted := actionFor(d, "FUN-FIX-001")
@@ -475,6 +476,9 @@ func TestNotApplicableInTheReports(t *testing.T) {
 	assert.Contains(t, out, "| SEC-FIX-001 | security | high | NOT EVALUATED | Locked down |")
 	actions := out[strings.Index(out, "### Required Actions"):strings.Index(out, "## Risk Assessment")]
 	assert.NotContains(t, actions, "FUN-FIX-001")
+	strengths := out[strings.Index(out, "### Strengths"):strings.Index(out, "### Required Actions")]
+	assert.NotContains(t, strengths, "FUN-FIX-001", "not a passing critical check")
+	assert.NotContains(t, strengths, "Functionality", "a section with nothing applicable does not pass")
 
 	assert.Contains(t, js.String(), `"status": "not_applicable"`)
 	assert.Contains(t, js.String(), `"not_applicable": 1,`)
