@@ -50,13 +50,17 @@ const (
 // Status is how a check ended.
 type Status string
 
-// Statuses. Only pass is evidence of readiness.
+// Statuses. Only pass is evidence of readiness. Inapplicable is neutral
+// (the target has nothing the check could judge: see NotApplicable, which
+// ends a check so and takes the plainer name), while skip, not evaluated,
+// is evidence missing.
 const (
-	Pass    Status = "pass"
-	Fail    Status = "fail"
-	Skip    Status = "skip"    // not evaluated, with a reason
-	Error   Status = "error"   // the check could not run
-	Missing Status = "missing" // in the catalog, absent from the stream
+	Pass         Status = "pass"
+	Fail         Status = "fail"
+	Skip         Status = "skip"           // not evaluated, with a reason
+	Inapplicable Status = "not_applicable" // the target lacks the check's subject, with a reason
+	Error        Status = "error"          // the check could not run
+	Missing      Status = "missing"        // in the catalog, absent from the stream
 )
 
 // Check is one catalog entry.

@@ -15,6 +15,9 @@ const (
 	AttrEvidence     = "audit.evidence"
 	AttrMetric       = "audit.metric"
 	AttrHarnessError = "audit.harness_error"
+	// AttrNotApplicable marks a skip as not applicable, with the reason;
+	// the attr, not the skip message, is what the report trusts.
+	AttrNotApplicable = "audit.not_applicable"
 )
 
 // Begin starts a check: it looks id up in the catalog, fails the test on an
@@ -57,10 +60,24 @@ func HarnessError(t testing.TB, err error) {
 	t.Fatalf("harness error: %v", err)
 }
 
-// NotEvaluated ends the check as skipped with the reason.
+// NotEvaluated ends the check as skipped with the reason: the target may
+// well have what the check judges, but the audit could not find out (no
+// access, too noisy a host). The evidence is missing, so it blocks GO.
 func NotEvaluated(t testing.TB, reason string) {
 	t.Helper()
 	t.Skip("not evaluated: " + reason)
+}
+
+// NotApplicable ends the check as not applicable: the target does not have
+// what the check judges (no refresh route, no registration, no mock switch
+// setting), so there is nothing to pass or fail. Such a check is neutral:
+// it neither blocks GO nor counts in the score. Call it on the check's own
+// t, not a subtest's (the report reads top-level results), and only when
+// the profile says the subject is absent; when in doubt, NotEvaluated.
+func NotApplicable(t testing.TB, reason string) {
+	t.Helper()
+	t.Attr(AttrNotApplicable, OneLine(reason))
+	t.Skip("not applicable: " + reason)
 }
 
 // OneLine folds s into one line for an attr value.

@@ -46,6 +46,10 @@ type CheckResult struct {
 // Passed reports whether the check counts as evidence of readiness.
 func (c CheckResult) Passed() bool { return c.Status == audit.Pass }
 
+// Inapplicable reports whether the target lacks what the check judges:
+// neither evidence of readiness nor against it.
+func (c CheckResult) Inapplicable() bool { return c.Status == audit.Inapplicable }
+
 // Action is one required action and the checks that call for it.
 type Action struct {
 	Text        string   `json:"action"`
@@ -67,20 +71,23 @@ type Risk struct {
 // SectionScore summarises one section.
 type SectionScore struct {
 	Section audit.Section `json:"section"`
-	Checks  int           `json:"checks"`
+	Checks  int           `json:"checks"` // every check of the section, not applicable ones included
 	Passed  int           `json:"passed"`
-	Score   float64       `json:"score"`
+	// NotApplicable are the checks left out of the score.
+	NotApplicable int     `json:"not_applicable"`
+	Score         float64 `json:"score"`
 }
 
 // Counts per status.
 type Counts struct {
-	Total   int `json:"total"`
-	Pass    int `json:"pass"`
-	Fail    int `json:"fail"`
-	Skip    int `json:"skip"`
-	Error   int `json:"error"`
-	Missing int `json:"missing"`
-	Waived  int `json:"waived"`
+	Total         int `json:"total"`
+	Pass          int `json:"pass"`
+	Fail          int `json:"fail"`
+	Skip          int `json:"skip"`
+	NotApplicable int `json:"not_applicable"`
+	Error         int `json:"error"`
+	Missing       int `json:"missing"`
+	Waived        int `json:"waived"`
 }
 
 // Decision is the evaluated audit.
@@ -167,7 +174,7 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 		} else {
 			fillResult(&r, tr)
 		}
-		if !r.Passed() {
+		if !r.Passed() && !r.Inapplicable() { // nothing to waive
 			if w, ok := policy.Waiver(c.ID, now); ok {
 				r.Waiver = &w
 			}
@@ -342,6 +349,7 @@ func fillResult(r *CheckResult, tr *TestResult) {
 	r.Package, r.Test = tr.Package, tr.Name
 	r.Duration = time.Duration(tr.Elapsed * float64(time.Second))
 	harness := ""
+	inapplicable, whyInapplicable := false, []string(nil)
 	for _, a := range tr.Attrs {
 		switch a.Key {
 		case audit.AttrEvidence:
@@ -352,6 +360,11 @@ func fillResult(r *CheckResult, tr *TestResult) {
 			}
 		case audit.AttrHarnessError:
 			harness = a.Value
+		case audit.AttrNotApplicable:
+			inapplicable = true
+			if a.Value != "" && !slices.Contains(whyInapplicable, a.Value) {
+				whyInapplicable = append(whyInapplicable, a.Value)
+			}
 		}
 	}
 	messages := messageLines(tr.Output)
@@ -359,6 +372,18 @@ func fillResult(r *CheckResult, tr *TestResult) {
 	case "pass":
 		r.Status = audit.Pass
 	case "skip":
+		if inapplicable {
+			// The attr decides, not the skip message: a plain t.Skip
+			// that says "not applicable" is still evidence missing.
+			// Sorted, so merged streams give one reason in any order.
+			sort.Strings(whyInapplicable)
+			r.Status = audit.Inapplicable
+			r.Reason = strings.Join(whyInapplicable, "; ")
+			if r.Reason == "" {
+				r.Reason = "not applicable without a reason"
+			}
+			break
+		}
 		r.Status = audit.Skip
 		r.Reason = strings.Join(messages, " ")
 		if r.Reason == "" {
@@ -498,6 +523,8 @@ func (d *Decision) count() {
 			d.Counts.Fail++
 		case audit.Skip:
 			d.Counts.Skip++
+		case audit.Inapplicable:
+			d.Counts.NotApplicable++
 		case audit.Error:
 			d.Counts.Error++
 		case audit.Missing:
@@ -506,6 +533,11 @@ func (d *Decision) count() {
 	}
 }
 
+// score is the weighted share of passing (or validly waived) checks, per
+// section and overall. A not applicable check is left out of the
+// denominator as well as the numerator: counted as a failure it would
+// punish a target for lacking a feature, counted as a pass it would be
+// evidence nobody saw.
 func (d *Decision) score() {
 	var total, passed float64
 	for _, s := range audit.Sections {
@@ -515,16 +547,20 @@ func (d *Decision) score() {
 			if c.Section != s {
 				continue
 			}
+			sc.Checks++
+			if c.Inapplicable() {
+				sc.NotApplicable++
+				continue
+			}
 			w := d.Policy.SeverityWeights[c.Severity]
 			st += w
-			sc.Checks++
 			if c.Passed() || c.Waiver != nil {
 				sp += w
 				sc.Passed++
 			}
 		}
-		if sc.Checks == 0 {
-			continue
+		if sc.Checks == sc.NotApplicable {
+			continue // nothing to score (a row of 0 would read as failing)
 		}
 		if st > 0 {
 			sc.Score = round1(100 * sp / st)
@@ -568,7 +604,7 @@ func (d *Decision) actions() {
 	var statusOrder []audit.Status
 	byStatus := map[audit.Status][]CheckResult{}
 	for _, c := range d.Checks {
-		if c.Passed() || c.Waiver != nil {
+		if c.Passed() || c.Waiver != nil || c.Inapplicable() {
 			continue
 		}
 		if c.Status != audit.Fail {
@@ -669,7 +705,9 @@ func (d *Decision) decide() {
 	}
 	var critical, highCode, highConfig, highUnevaluated []string
 	for _, c := range d.Checks {
-		if c.Passed() || c.Waiver != nil {
+		// Not applicable is neutral; not evaluated (skip) falls through
+		// and blocks as evidence missing.
+		if c.Passed() || c.Waiver != nil || c.Inapplicable() {
 			continue
 		}
 		switch {
@@ -707,6 +745,15 @@ func (d *Decision) decide() {
 		d.Verdict = Go
 		d.Rule = fmt.Sprintf("Every critical and high check passes (or is validly waived) and the score %.1f clears the threshold %.0f",
 			d.Score, d.Policy.PassThreshold)
+		var inapplicable []string
+		for _, c := range d.Checks {
+			if c.Inapplicable() {
+				inapplicable = append(inapplicable, c.ID)
+			}
+		}
+		if len(inapplicable) > 0 {
+			d.Rule += "; not applicable to the target, so left out of that rule and of the score: " + CheckList(inapplicable, 8)
+		}
 	}
 }
 
@@ -714,9 +761,13 @@ func (d *Decision) decide() {
 func risks(d Decision) []Risk {
 	area := func(name string, pick func(CheckResult) bool) Risk {
 		level, worst := "LOW", ""
-		n := 0
+		n, inapplicable := 0, 0
 		for _, c := range d.Checks {
 			if !pick(c) {
+				continue
+			}
+			if c.Inapplicable() {
+				inapplicable++ // says nothing of the risk either way
 				continue
 			}
 			n++
@@ -737,7 +788,12 @@ func risks(d Decision) []Risk {
 			}
 		}
 		reason := "all its checks pass"
+		if inapplicable > 0 {
+			reason = "all its applicable checks pass"
+		}
 		switch {
+		case n == 0 && inapplicable > 0:
+			level, reason = "UNKNOWN", "none of its checks applies to the target"
 		case n == 0:
 			level, reason = "UNKNOWN", "no check covers it"
 		case worst != "":

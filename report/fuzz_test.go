@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,15 +82,21 @@ func FuzzMerge(f *testing.F) {
 	})
 }
 
-// catalogStream has every check of the real catalog passing, so the
-// fuzzer starts from a GO and can break it.
-func catalogStream() []byte {
+// catalogStream has every check of the real catalog passing but the
+// inapplicable ones, which end not applicable, so the fuzzer starts from a
+// GO and can break it.
+func catalogStream(inapplicable ...string) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"Action":"start","Package":"p"}` + "\n")
 	for _, c := range audit.Catalog() {
 		name := "Test" + strings.ReplaceAll(c.ID, "-", "_") + "_X"
 		fmt.Fprintf(&b, `{"Action":"run","Package":"p","Test":%q}`+"\n", name)
 		fmt.Fprintf(&b, `{"Action":"attr","Package":"p","Test":%q,"Key":"audit.id","Value":%q}`+"\n", name, c.ID)
+		if slices.Contains(inapplicable, c.ID) {
+			fmt.Fprintf(&b, `{"Action":"attr","Package":"p","Test":%q,"Key":%q,"Value":"the target has no such route"}`+"\n", name, audit.AttrNotApplicable)
+			fmt.Fprintf(&b, `{"Action":"skip","Package":"p","Test":%q}`+"\n", name)
+			continue
+		}
 		fmt.Fprintf(&b, `{"Action":"pass","Package":"p","Test":%q}`+"\n", name)
 	}
 	b.WriteString(`{"Action":"pass","Package":"p"}` + "\n")
@@ -97,13 +104,22 @@ func catalogStream() []byte {
 }
 
 // FuzzEvaluate evaluates a stream against the real catalog and policy:
-// the counts add up, and GO never comes with a cause or a critical check
-// that does not pass.
+// the counts add up, not applicable checks are out of the score, and GO
+// never comes with a cause or a critical check that does not pass (or is
+// not applicable).
 func FuzzEvaluate(f *testing.F) {
 	for _, s := range seedStreams(f) {
 		f.Add(s)
 	}
 	f.Add(catalogStream())
+	var critical string
+	for _, c := range audit.Catalog() {
+		if c.Severity == audit.Critical {
+			critical = c.ID
+			break
+		}
+	}
+	f.Add(catalogStream(critical))
 	catalog, policy := audit.Catalog(), audit.DefaultPolicy()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		run, err := Parse(bytes.NewReader(data))
@@ -112,8 +128,11 @@ func FuzzEvaluate(f *testing.F) {
 		}
 		d := Evaluate(run, catalog, policy, fixedNow)
 		c := d.Counts
-		if c.Total != len(catalog) || c.Pass+c.Fail+c.Skip+c.Error+c.Missing != c.Total {
+		if c.Total != len(catalog) || c.Pass+c.Fail+c.Skip+c.NotApplicable+c.Error+c.Missing != c.Total {
 			t.Fatalf("counts do not add up to %d checks: %+v", len(catalog), c)
+		}
+		if c.NotApplicable == c.Total && d.Score != 0 || c.Pass == c.Total-c.NotApplicable && c.Pass > 0 && d.Score != 100 {
+			t.Fatalf("score %.1f with %d of %d checks passing and %d not applicable", d.Score, c.Pass, c.Total, c.NotApplicable)
 		}
 		if d.Verdict != Go {
 			return
@@ -122,7 +141,7 @@ func FuzzEvaluate(f *testing.F) {
 			t.Fatalf("GO with causes: %q", d.Causes)
 		}
 		for _, x := range d.Checks {
-			if x.Severity == audit.Critical && !x.Passed() && x.Waiver == nil {
+			if x.Severity == audit.Critical && !x.Passed() && !x.Inapplicable() && x.Waiver == nil {
 				t.Fatalf("GO with critical %s %s", x.ID, x.Status)
 			}
 		}

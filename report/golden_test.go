@@ -50,6 +50,7 @@ var goldenCases = []goldenCase{
 	{name: "allpass", packages: []string{"allpass"}, wantVerdict: Go},
 	{name: "critfail", packages: []string{"critfail"}, wantVerdict: NoGo},
 	{name: "critskip", packages: []string{"critskip"}, wantVerdict: NoGo},
+	{name: "critna", packages: []string{"critna"}, wantVerdict: Go}, // not applicable is neutral, unlike critskip's not evaluated
 	{name: "buildfail", packages: []string{"buildfail"}, wantVerdict: NoGo, incomplete: true},
 	{name: "panics", packages: []string{"panics"}, wantVerdict: NoGo, incomplete: true},
 	{name: "timeout", packages: []string{"timeout"}, args: []string{"-timeout", "1s"}, wantVerdict: NoGo, incomplete: true},

@@ -22,8 +22,11 @@ type Progress struct {
 	buf    []byte
 	ids    map[string]string   // package/test -> check ID
 	output map[string][]string // package/test -> raw output lines so far
-	done   int
-	failed int
+	// inapplicable are the tests that said they do not apply (their skip
+	// is not applicable, not "not evaluated").
+	inapplicable map[string]bool
+	done         int
+	failed       int
 }
 
 // Write implements io.Writer.
@@ -60,7 +63,7 @@ func (p *Progress) line(b []byte) {
 		return
 	}
 	if p.ids == nil {
-		p.ids, p.output = map[string]string{}, map[string][]string{}
+		p.ids, p.output, p.inapplicable = map[string]string{}, map[string][]string{}, map[string]bool{}
 	}
 	short := e.Package[strings.LastIndex(e.Package, "/")+1:]
 	if e.Test == "" {
@@ -80,8 +83,11 @@ func (p *Progress) line(b []byte) {
 	key := e.Package + "/" + e.Test
 	switch e.Action {
 	case "attr":
-		if e.Key == audit.AttrID {
+		switch e.Key {
+		case audit.AttrID:
 			p.ids[key] = e.Value
+		case audit.AttrNotApplicable:
+			p.inapplicable[key] = true
 		}
 	case "output":
 		p.output[key] = append(p.output[key], e.Output)
@@ -92,6 +98,9 @@ func (p *Progress) line(b []byte) {
 		}
 		p.done++
 		mark := map[string]string{"pass": "ok  ", "fail": "FAIL", "skip": "skip"}[e.Action]
+		if e.Action == "skip" && p.inapplicable[key] {
+			mark = "n/a "
+		}
 		line := fmt.Sprintf("   %s %-12s %.2fs", mark, id, e.Elapsed)
 		if e.Action != "pass" {
 			// Whole output at once: a testify failure spans several lines.
@@ -105,6 +114,7 @@ func (p *Progress) line(b []byte) {
 		fmt.Fprintln(p.Out, line)
 		delete(p.output, key)
 		delete(p.ids, key)
+		delete(p.inapplicable, key)
 	}
 }
 

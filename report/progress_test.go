@@ -25,3 +25,18 @@ func TestProgressEscapesControlBytes(t *testing.T) {
 	assert.Contains(t, out.String(), "!! p: panic: \\x1b[2J boom\n")
 	assert.False(t, strings.ContainsAny(out.String(), "\x1b\x00"), "%q", out.String())
 }
+
+// TestProgressMarksNotApplicable: the live line tells a check that does
+// not apply from one that was not evaluated.
+func TestProgressMarksNotApplicable(t *testing.T) {
+	var out bytes.Buffer
+	p := &Progress{Out: &out}
+	s := ev("run", "p", "TestFUN_FIX_001", "") +
+		ev("attr", "p", "TestFUN_FIX_001", `,"Key":"audit.not_applicable","Value":"no refresh route"`) +
+		ev("skip", "p", "TestFUN_FIX_001", "") +
+		ev("run", "p", "TestSEC_FIX_001", "") + ev("skip", "p", "TestSEC_FIX_001", "")
+	_, err := p.Write([]byte(s))
+	require.NoError(t, err)
+	assert.Contains(t, out.String(), "   n/a  TestFUN_FIX_001")
+	assert.Contains(t, out.String(), "   skip TestSEC_FIX_001")
+}

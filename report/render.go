@@ -98,7 +98,8 @@ func Redact(s string) string {
 }
 
 var statusMark = map[audit.Status]string{
-	audit.Pass: "PASS", audit.Fail: "FAIL", audit.Skip: "NOT EVALUATED", audit.Error: "ERROR", audit.Missing: "MISSING",
+	audit.Pass: "PASS", audit.Fail: "FAIL", audit.Skip: "NOT EVALUATED", audit.Inapplicable: "NOT APPLICABLE",
+	audit.Error: "ERROR", audit.Missing: "MISSING",
 }
 
 // WriteMarkdown renders the report in the seed report's shape.
@@ -160,21 +161,36 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	p("## Summary Statistics")
 	p("")
 	p("- **Checks in the catalog**: %d", d.Counts.Total)
-	p("- **Passed**: %d (%.1f%%)", d.Counts.Pass, pct(d.Counts.Pass, d.Counts.Total))
+	// The share is of the checks that apply, as the score's is.
+	p("- **Passed**: %d (%.1f%%)", d.Counts.Pass, pct(d.Counts.Pass, d.Counts.Total-d.Counts.NotApplicable))
 	p("- **Failed**: %d", d.Counts.Fail)
 	p("- **Not evaluated**: %d", d.Counts.Skip)
+	p("- **Not applicable**: %d", d.Counts.NotApplicable)
 	p("- **Errors**: %d", d.Counts.Error)
 	p("- **Missing from the run**: %d", d.Counts.Missing)
 	p("- **Waived**: %d", d.Counts.Waived)
-	p("- **Critical issues**: %d", countWhere(d.Checks, func(c CheckResult) bool { return c.Severity == audit.Critical && !c.Passed() }))
+	p("- **Critical issues**: %d", countWhere(d.Checks, func(c CheckResult) bool {
+		return c.Severity == audit.Critical && !c.Passed() && !c.Inapplicable()
+	}))
 	p("- **Weighted score**: %.1f / 100", d.Score)
 	p("")
-	p("| Section | Checks | Passed | Score |")
-	p("|---|---:|---:|---:|")
+	p("| Section | Checks | Passed | Not applicable | Score |")
+	p("|---|---:|---:|---:|---:|")
 	for _, s := range d.Sections {
-		p("| %s | %d | %d | %.1f |", s.Section, s.Checks, s.Passed, s.Score)
+		p("| %s | %d | %d | %d | %.1f |", s.Section, s.Checks, s.Passed, s.NotApplicable, s.Score)
 	}
 	p("")
+	if inapplicable := filterChecks(d.Checks, CheckResult.Inapplicable); len(inapplicable) > 0 {
+		p("## Not Applicable")
+		p("")
+		p("The target does not have what these checks judge. They are neutral: left out of the score and of the verdict, " +
+			"unlike checks not evaluated, which block GO as evidence missing.")
+		p("")
+		for _, c := range inapplicable {
+			p("- %s %s (%s): %s", c.ID, c.Title, c.Severity, c.Reason)
+		}
+		p("")
+	}
 	p("## Key Findings")
 	p("")
 	p("### Strengths")
@@ -288,7 +304,7 @@ func WriteMarkdown(w io.Writer, r Report) error {
 		for _, e := range limit(c.Evidence, 20) {
 			p("- Evidence: %s", e)
 		}
-		if !c.Passed() {
+		if !c.Passed() && !c.Inapplicable() {
 			p("- **Remediation** (%s): %s", c.RemediationKind, c.Remediation)
 		}
 		if len(c.Refs) > 0 {
@@ -386,6 +402,16 @@ func pct(n, total int) float64 {
 	return 100 * float64(n) / float64(total)
 }
 
+func filterChecks(cs []CheckResult, keep func(CheckResult) bool) []CheckResult {
+	var out []CheckResult
+	for _, c := range cs {
+		if keep(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func countWhere(cs []CheckResult, f func(CheckResult) bool) int {
 	n := 0
 	for _, c := range cs {
@@ -412,9 +438,11 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
+// sectionPasses reports whether every check of the section that applies
+// to the target passes (and at least one does), and how many apply.
 func sectionPasses(d Decision, s audit.Section) (all bool, n int) {
 	for _, c := range d.Checks {
-		if c.Section != s {
+		if c.Section != s || c.Inapplicable() {
 			continue
 		}
 		n++
@@ -429,7 +457,11 @@ func strengthsOf(d Decision) []string {
 	var out []string
 	for _, s := range audit.Sections {
 		if ok, n := sectionPasses(d, s); ok {
-			out = append(out, fmt.Sprintf("%s: all %d checks pass", titleCase(string(s)), n))
+			line := fmt.Sprintf("%s: all %d checks pass", titleCase(string(s)), n)
+			if na := countWhere(d.Checks, func(c CheckResult) bool { return c.Section == s && c.Inapplicable() }); na > 0 {
+				line = fmt.Sprintf("%s: all %d applicable checks pass (%d not applicable)", titleCase(string(s)), n, na)
+			}
+			out = append(out, line)
 		}
 	}
 	for _, c := range d.Checks {
@@ -456,23 +488,27 @@ type complianceItem struct {
 }
 
 func compliance(d Decision) []complianceItem {
-	// passed requires every named check to be in the catalog and pass.
+	// passed requires every named check to be in the catalog and pass or
+	// not apply, and at least one of them to pass: a line is not ticked on
+	// nothing but checks the target has no subject for.
 	passed := func(ids ...string) bool {
+		anyPassed := false
 		for _, id := range ids {
 			found := false
 			for _, c := range d.Checks {
 				if c.ID == id {
 					found = true
-					if !c.Passed() {
+					if !c.Passed() && !c.Inapplicable() {
 						return false
 					}
+					anyPassed = anyPassed || c.Passed()
 				}
 			}
 			if !found {
 				return false
 			}
 		}
-		return true
+		return anyPassed
 	}
 	section := func(s audit.Section) bool { ok, _ := sectionPasses(d, s); return ok }
 	return []complianceItem{
@@ -737,7 +773,9 @@ type junitMessage struct {
 }
 
 // WriteJUnit renders one suite per section and one case per check; a
-// missing check is an error, as is the broken evidence itself.
+// missing check is an error, as is the broken evidence itself; not
+// evaluated and not applicable checks are skipped, the latter's message
+// starting "not applicable:".
 func WriteJUnit(w io.Writer, r Report) error {
 	d := r.Decision
 	out := junitSuites{Name: "mvpaudit: " + string(d.Verdict)}
@@ -763,6 +801,11 @@ func WriteJUnit(w io.Writer, r Report) error {
 				suite.Errors++
 			case audit.Skip:
 				jc.Skipped = &junitMessage{Message: c.Reason}
+				suite.Skipped++
+			case audit.Inapplicable:
+				// JUnit has no neutral outcome; the prefix tells it from
+				// a skip that is evidence missing.
+				jc.Skipped = &junitMessage{Message: "not applicable: " + Redact(c.Reason)}
 				suite.Skipped++
 			}
 			suite.Tests++

@@ -24,7 +24,8 @@ func ev(action, pkg, test string, extra string) string {
 	return s + extra + "}\n"
 }
 
-// stream builds a stream where each check ends with the given action.
+// stream builds a stream where each check ends with the given action, or
+// "not_applicable": a skip through audit.NotApplicable.
 func stream(results map[string]string) string {
 	var b strings.Builder
 	b.WriteString(ev("start", "p", "", ""))
@@ -32,8 +33,13 @@ func stream(results map[string]string) string {
 		test := "Test" + strings.ReplaceAll(id, "-", "_")
 		b.WriteString(ev("run", "p", test, ""))
 		b.WriteString(ev("attr", "p", test, fmt.Sprintf(`,"Key":"audit.id","Value":%q`, id)))
-		if action == "fail" {
+		switch action {
+		case "fail":
 			b.WriteString(ev("output", "p", test, `,"Output":"    x_test.go:12: something is wrong\n"`))
+		case "not_applicable":
+			b.WriteString(ev("attr", "p", test, fmt.Sprintf(`,"Key":%q,"Value":"the target has no refresh route"`, audit.AttrNotApplicable)))
+			b.WriteString(ev("output", "p", test, `,"Output":"    x_test.go:12: not applicable: the target has no refresh route\n"`))
+			action = "skip"
 		}
 		b.WriteString(ev(action, "p", test, ""))
 	}
@@ -63,6 +69,11 @@ func TestVerdictRules(t *testing.T) {
 		{name: "all pass", results: all("pass", "pass", "pass"), want: Go, rule: "Every critical"},
 		{name: "critical fails", results: all("fail", "pass", "pass"), want: NoGo, rule: "Critical checks"},
 		{name: "critical skipped", results: all("skip", "pass", "pass"), want: NoGo, rule: "FUN-FIX-001 (skip)"},
+		{name: "critical not applicable", results: all("not_applicable", "pass", "pass"), want: Go,
+			rule: "left out of that rule and of the score: FUN-FIX-001"},
+		{name: "high not applicable", results: all("pass", "not_applicable", "pass"), want: Go, rule: "Every critical"},
+		{name: "medium fails, critical not applicable", results: all("not_applicable", "pass", "fail"), want: Conditional,
+			rule: "Score 71.4 is below"}, // 5/(5+2): the critical's 10 is in neither part
 		{name: "critical missing", results: map[string]string{"SEC-FIX-001": "pass", "DEP-FIX-001": "pass"}, want: NoGo, rule: "absent from the test stream: FUN-FIX-001"},
 		{name: "medium missing", results: map[string]string{"FUN-FIX-001": "pass", "SEC-FIX-001": "pass"}, want: NoGo, rule: "absent from the test stream: DEP-FIX-001"},
 		{name: "high config fails", results: all("pass", "fail", "pass"), want: Conditional, rule: "configuration-only"},
@@ -387,4 +398,108 @@ func TestEvidenceActionsAreGroupedByStatus(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(section, "absent from the test stream (missing)"), "one action, one line")
 	assert.Less(t, strings.Count(section, "\n"), 20, section)
 	assert.Equal(t, n, strings.Count(md.String(), "- **Reason**: absent from the test stream"), "the per-check detail stays")
+}
+
+// TestNotApplicableIsNeutral: a critical check the target has no subject
+// for leaves an otherwise passing run GO at the same score, while the same
+// check not evaluated, or skipped with "not applicable" in its message but
+// without the attr, is evidence missing and blocks GO.
+func TestNotApplicableIsNeutral(t *testing.T) {
+	policy := audit.DefaultPolicy()
+	// A waiver has nothing to waive on a check that does not apply.
+	policy.Waivers = []audit.Waiver{{CheckID: "FUN-FIX-001", Reason: "r", Approver: "CTO", Expires: "2026-12-01"}}
+	others := ev("run", "p", "TestSEC_FIX_001", "") + ev("pass", "p", "TestSEC_FIX_001", "") +
+		ev("run", "p", "TestDEP_FIX_001", "") + ev("pass", "p", "TestDEP_FIX_001", "")
+	withCritical := func(events ...string) string {
+		return ev("start", "p", "", "") + ev("run", "p", "TestFUN_FIX_001", "") + strings.Join(events, "") + others + ev("pass", "p", "", "")
+	}
+	skipSaying := func(msg string) string {
+		return ev("output", "p", "TestFUN_FIX_001", `,"Output":"    x_test.go:3: `+msg+`\n"`) + ev("skip", "p", "TestFUN_FIX_001", "")
+	}
+	notApplicable := withCritical(
+		ev("attr", "p", "TestFUN_FIX_001", `,"Key":"audit.not_applicable","Value":"the target has no refresh route"`),
+		skipSaying("not applicable: the target has no refresh route"))
+
+	allPass := evaluate(t, withCritical(ev("pass", "p", "TestFUN_FIX_001", "")), audit.DefaultPolicy())
+	require.Equal(t, Go, allPass.Verdict, allPass.Rule)
+	d := evaluate(t, notApplicable, policy)
+	assert.Equal(t, Go, d.Verdict, d.Rule)
+	assert.Equal(t, allPass.Score, d.Score, "not applicable does not lower the score")
+	assert.Equal(t, Counts{Total: 3, Pass: 2, NotApplicable: 1}, d.Counts, "neither passed, skipped nor waived")
+	for _, s := range d.Sections {
+		assert.NotEqual(t, audit.Functionality, s.Section, "a section with nothing applicable has no score: %+v", s)
+	}
+	c := d.Checks[0]
+	assert.Equal(t, audit.Inapplicable, c.Status)
+	assert.False(t, c.Passed(), "not applicable is no evidence of readiness")
+	assert.Equal(t, "the target has no refresh route", c.Reason, "the attr's reason, not the skip message")
+	assert.Nil(t, c.Waiver)
+	_, acted := actionFor(d, "FUN-FIX-001")
+	assert.False(t, acted, "no action for a check that does not apply: %+v", d.Actions)
+
+	for name, s := range map[string]string{
+		"not evaluated":                   withCritical(skipSaying("not evaluated: needs the admin token")),
+		"not applicable without the attr": withCritical(skipSaying("not applicable: the target has no refresh route")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := evaluate(t, s, audit.DefaultPolicy())
+			assert.Equal(t, NoGo, d.Verdict, d.Rule)
+			assert.Equal(t, audit.Skip, d.Checks[0].Status)
+			assert.Equal(t, 0, d.Counts.NotApplicable)
+			assert.Equal(t, 1, d.Counts.Skip)
+			assert.Less(t, d.Score, allPass.Score)
+		})
+	}
+}
+
+// TestNotApplicableInTheReports: each writer shows a not applicable check
+// with its reason, apart from the checks not evaluated.
+func TestNotApplicableInTheReports(t *testing.T) {
+	d := evaluate(t, stream(map[string]string{"FUN-FIX-001": "not_applicable", "SEC-FIX-001": "skip", "DEP-FIX-001": "pass"}),
+		audit.DefaultPolicy())
+	r := Report{Decision: d}
+	var md, js, ju bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, r))
+	require.NoError(t, WriteJSON(&js, r))
+	require.NoError(t, WriteJUnit(&ju, r))
+
+	out := md.String()
+	assert.Contains(t, out, "- **Not evaluated**: 1\n- **Not applicable**: 1\n")
+	assert.Contains(t, out, "- **Passed**: 1 (50.0%)", "the share is of the checks that apply")
+	assert.NotContains(t, out, "\n| functionality |", "no score row for a section with nothing applicable")
+	start, end := strings.Index(out, "## Not Applicable"), strings.Index(out, "## Key Findings")
+	require.True(t, start >= 0 && start < end, out)
+	list := out[start:end]
+	assert.Contains(t, list, "- FUN-FIX-001 Core works (critical): the target has no refresh route\n")
+	assert.NotContains(t, list, "SEC-FIX-001", "not evaluated is not in the list")
+	assert.Contains(t, out, "| FUN-FIX-001 | functionality | critical | NOT APPLICABLE | Core works |")
+	assert.Contains(t, out, "| SEC-FIX-001 | security | high | NOT EVALUATED | Locked down |")
+	actions := out[strings.Index(out, "### Required Actions"):strings.Index(out, "## Risk Assessment")]
+	assert.NotContains(t, actions, "FUN-FIX-001")
+	strengths := out[strings.Index(out, "### Strengths"):strings.Index(out, "### Required Actions")]
+	assert.NotContains(t, strengths, "FUN-FIX-001", "not a passing critical check")
+	assert.NotContains(t, strengths, "Functionality", "a section with nothing applicable does not pass")
+
+	assert.Contains(t, js.String(), `"status": "not_applicable"`)
+	assert.Contains(t, js.String(), `"not_applicable": 1,`)
+
+	assert.Contains(t, ju.String(), `<skipped message="not applicable: the target has no refresh route"></skipped>`)
+	assert.Contains(t, ju.String(), `skipped="2"`, "both skipped, the not evaluated one without the prefix")
+}
+
+// TestSectionScoreLeavesOutNotApplicable: a section keeps its row while
+// some check in it applies; the one that does not is counted apart.
+func TestSectionScoreLeavesOutNotApplicable(t *testing.T) {
+	catalog := append([]audit.Check(nil), fixtureCatalog...)
+	extra := catalog[0]
+	extra.ID = "FUN-FIX-002"
+	catalog = append(catalog, extra)
+	run, err := Parse(strings.NewReader(stream(map[string]string{
+		"FUN-FIX-001": "pass", "FUN-FIX-002": "not_applicable", "SEC-FIX-001": "pass", "DEP-FIX-001": "fail",
+	})))
+	require.NoError(t, err)
+	d := Evaluate(run, catalog, audit.DefaultPolicy(), fixedNow)
+	require.NotEmpty(t, d.Sections)
+	assert.Equal(t, SectionScore{Section: audit.Functionality, Checks: 2, Passed: 1, NotApplicable: 1, Score: 100}, d.Sections[0])
+	assert.Equal(t, 88.2, d.Score, "(10+5)/(10+5+2): the second critical's 10 is in neither part")
 }

@@ -109,8 +109,8 @@ func printSummary(w io.Writer, r report.Report, outDir string) {
 	// the observed findings: escape what could drive the terminal.
 	text := func(s string) string { return report.Printable(report.Redact(s)) }
 	fmt.Fprintf(w, "\nVERDICT: %s\n%s\n", d.Verdict, text(d.Rule))
-	fmt.Fprintf(w, "checks: %d, passed %d, failed %d, not evaluated %d, errors %d, missing %d; score %.1f\n",
-		d.Counts.Total, d.Counts.Pass, d.Counts.Fail, d.Counts.Skip, d.Counts.Error, d.Counts.Missing, d.Score)
+	fmt.Fprintf(w, "checks: %d, passed %d, failed %d, not evaluated %d, not applicable %d, errors %d, missing %d; score %.1f\n",
+		d.Counts.Total, d.Counts.Pass, d.Counts.Fail, d.Counts.Skip, d.Counts.NotApplicable, d.Counts.Error, d.Counts.Missing, d.Score)
 	for _, c := range d.Causes {
 		fmt.Fprintf(w, "  incomplete: %s\n", text(c))
 	}

@@ -48,6 +48,15 @@ func fullStream(failing string) string {
 	return b.String()
 }
 
+// notApplicable makes one check of a fullStream end through audit.NotApplicable.
+func notApplicable(stream, id string) string {
+	name := "Test" + strings.ReplaceAll(id, "-", "_") + "_X"
+	pass := fmt.Sprintf(`{"Action":"pass","Package":"p","Test":%q}`, name)
+	skip := fmt.Sprintf(`{"Action":"attr","Package":"p","Test":%q,"Key":%q,"Value":"the target has no such route"}`, name, audit.AttrNotApplicable) +
+		"\n" + fmt.Sprintf(`{"Action":"skip","Package":"p","Test":%q}`, name)
+	return strings.Replace(stream, pass, skip, 1)
+}
+
 func TestReportExitCodes(t *testing.T) {
 	type testCase struct {
 		name     string
@@ -64,6 +73,8 @@ func TestReportExitCodes(t *testing.T) {
 		{name: "missing checks are incomplete", args: []string{"report", "-out-dir", dir}, stdin: stream, wantCode: exitIncomplete, wantOut: "absent from the test stream"},
 		{name: "a critical failure is NO-GO", args: []string{"report", "-out-dir", dir}, stdin: fullStream("SEC-JWT-004"), wantCode: exitNoGo, wantOut: "VERDICT: NO-GO"},
 		{name: "everything passing is GO", args: []string{"report", "-out-dir", dir}, stdin: fullStream(""), wantCode: exitGo, wantOut: "VERDICT: GO"},
+		{name: "a critical check not applicable stays GO", args: []string{"report", "-out-dir", dir}, stdin: notApplicable(fullStream(""), "SEC-JWT-004"),
+			wantCode: exitGo, wantOut: "not evaluated 0, not applicable 1, errors 0, missing 0; score 100.0"},
 		{name: "truncated stream is incomplete", args: []string{"report", "-out-dir", dir}, stdin: stream[:len(stream)-10], wantCode: exitIncomplete, wantOut: "incomplete:"},
 		{name: "unknown command", args: []string{"frobnicate"}, wantCode: exitUsage, wantErr: `unknown command "frobnicate"`},
 		{name: "unreadable stream", args: []string{"report", "-out-dir", dir, filepath.Join(dir, "nope.jsonl")}, wantCode: exitUsage, wantErr: "no such file"},
