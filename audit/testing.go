@@ -84,15 +84,3 @@ func NotApplicable(t testing.TB, reason string) {
 func OneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), " | ")
 }
-
-// AttrNotApplicable carries the reason a check does not apply to the target.
-const AttrNotApplicable = "audit.not_applicable"
-
-// NotApplicable ends the check as not applicable: the target does not have
-// what it audits (no refresh route, no registration). Unlike NotEvaluated
-// (evidence missing, which blocks GO) it is neutral in the verdict.
-func NotApplicable(t testing.TB, reason string) {
-	t.Helper()
-	t.Attr(AttrNotApplicable, OneLine(reason))
-	t.Skip("not applicable: " + reason)
-}
