@@ -88,7 +88,7 @@ func TestCancelInterruptsTheWholeChildGroup(t *testing.T) {
 	}()
 	var stream bytes.Buffer
 	info, err := Run(ctx, Options{
-		Config:    testutil.Config{TargetURL: "http://127.0.0.1:1"},
+		Config: testutil.Config{TargetURL: "http://127.0.0.1:1"}, SkipPreflight: true,
 		Stream:    &stream,
 		GoCommand: os.Args[0],
 	})

@@ -49,6 +49,10 @@ type Options struct {
 	GoCommand string
 	// StackOptions change how the stack is started (labels).
 	StackOptions []testutil.StackOption
+	// SkipPreflight leaves out the proof that the profile describes the
+	// target (for tests of the runner's own process handling, whose
+	// target does not exist).
+	SkipPreflight bool
 }
 
 // Info describes the run for the report's "Audit Information".
@@ -117,6 +121,7 @@ func run(ctx context.Context, o Options) (Info, error) {
 
 	env := os.Environ()
 	var ours map[testutil.Service]*testutil.Container // the stack this run started
+	var descriptor *testutil.Descriptor               // nil for an external target
 	switch o.Config.Mode() {
 	case testutil.ModeExternal:
 		info.Target = o.Config.TargetURL
@@ -148,9 +153,16 @@ func run(ctx context.Context, o Options) (Info, error) {
 			return info, fmt.Errorf("docker client: %w", err)
 		}
 		defer docker.Close()
+		descriptor = &stack.Descriptor
 		ours = testutil.Containers(docker, stack.Descriptor)
 		info.Images = imageIDs(ctx, docker, ours)
 		info.TargetVersion = targetVersion(ctx, ours[testutil.ServiceOrchestrator])
+	}
+
+	if !o.SkipPreflight {
+		if err := preflight(ctx, o.Config, descriptor, logf); err != nil {
+			return info, err
+		}
 	}
 
 	timeout := o.Timeout
@@ -197,6 +209,23 @@ func run(ctx context.Context, o Options) (Info, error) {
 		return info, fmt.Errorf("go test: %w", err)
 	}
 	return info, nil
+}
+
+// preflight proves the profile against the target before go test starts:
+// a profile that cannot log in would make every check say something untrue.
+func preflight(ctx context.Context, cfg testutil.Config, d *testutil.Descriptor, logf func(string, ...any)) error {
+	var tgt *testutil.Target
+	var err error
+	if d != nil {
+		tgt, err = testutil.Attach(ctx, cfg, *d)
+	} else {
+		tgt, err = testutil.External(ctx, cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("preflight: %w", err)
+	}
+	defer tgt.Close()
+	return tgt.Preflight(ctx, testutil.PreflightOptions{Log: logf})
 }
 
 // waitDelay bounds how long an interrupted go test may take to end.

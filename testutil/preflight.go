@@ -44,7 +44,15 @@ func (t *Target) Preflight(ctx context.Context, o PreflightOptions) error {
 		logf = func(string, ...any) {}
 	}
 	c := t.Client(nil)
-	fail := func(step string, err error) error { return &PreflightError{Step: step, Err: err} }
+	fail := func(step string, err error) error {
+		var se *StepError
+		if !o.Strict && errors.As(err, &se) && se.Status >= 500 {
+			// The target, not the profile, is broken: the checks say so.
+			logf("preflight: note: %s: %v (the checks judge it)", step, err)
+			return nil
+		}
+		return &PreflightError{Step: step, Err: err}
+	}
 
 	res, err := c.Get(ctx, t.Profile.Health.Liveness, "")
 	if err != nil {

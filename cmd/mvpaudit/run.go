@@ -213,7 +213,11 @@ func runWith(args []string, stdout, stderr io.Writer, deps runDeps) int {
 	info, err := deps.run(ctx, runner.Options{
 		Config: plan.Config, Sections: plan.Sections, Run: plan.RunPattern, Stream: progress, Log: stdout, Timeout: o.Timeout,
 	})
+	var profileWrong *testutil.PreflightError
 	switch {
+	case errors.As(err, &profileWrong):
+		// Nothing ran: the profile does not describe the target.
+		return fail(err)
 	case errors.Is(err, runner.ErrInterrupted):
 		fmt.Fprintf(stderr, "mvpaudit run: %s; the report below is incomplete\n", oneLine(err.Error()))
 	case err != nil:
