@@ -3,6 +3,7 @@
 //
 //	mvpaudit run [flags]                  start one stack, run every section, report
 //	mvpaudit report [flags] [stream...]   report on go test -json streams (stdin if none)
+//	mvpaudit profile check [flags]        prove a target profile against the target (preflight)
 //
 // Exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence (NO-GO
 // because the audit run itself is broken), 4 usage or tool error, or an
@@ -49,6 +50,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		code, err = reportCommand(args[1:], stdin, stdout, stderr)
 	case "run":
 		return runCommand(args[1:], stdout, stderr)
+	case "profile":
+		return profileCommand(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitGo
@@ -71,6 +74,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   mvpaudit run [flags]                  start one stack, run every section, write reports
   mvpaudit report [flags] [stream...]   write reports from go test -json streams (stdin if none)
+  mvpaudit profile check [flags]        prove a target profile against the target (the preflight)
 
 exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence,
   4 usage or tool error, or an external target that does not answer
