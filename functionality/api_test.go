@@ -61,7 +61,7 @@ func TestFUN_AUTH_002_LoginFailures(t *testing.T) {
 	audit.Begin(t, "FUN-AUTH-002")
 	tgt := use(t)
 	c := tgt.Client(t)
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	attempts := map[string][2]string{
 		"wrong password": {u.Email, "not-the-password"},
 		"unknown user":   {"nobody-" + u.Email, "not-the-password"},

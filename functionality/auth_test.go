@@ -14,7 +14,7 @@ func TestFUN_AUTH_001_RegisterLoginAuthenticatedRequest(t *testing.T) {
 	c := tgt.Client(t)
 	// Registering (or, without registration, logging a given identity in)
 	// and the login flow's captures are the subject here, not set-up.
-	u, err := tgt.NewUser(t.Context(), c)
+	u, err := tgt.FreshUser(t.Context(), c)
 	if err != nil {
 		t.Fatalf("register and log in a new user: %v", err)
 	}

@@ -84,7 +84,7 @@ func TestFUN_CNV_002_PaginationBounds(t *testing.T) {
 	}
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	for i := range 3 {
 		res, err := c.Post(ctx, p.Path, u.AccessToken, map[string]string{"title": fmt.Sprintf("page %d", i)})
 		require.NoError(t, err)
@@ -197,7 +197,7 @@ func TestFUN_AUTH_004_RegistrationValidated(t *testing.T) {
 	ctx := t.Context()
 	c := tgt.Client(t)
 	tgt.Applies(t, profile.Registration)
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	cases := []struct {
 		what               string
 		username, password any

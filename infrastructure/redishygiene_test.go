@@ -46,7 +46,7 @@ func generateKeys(t *testing.T, tgt *testutil.Target) {
 	t.Helper()
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	req, err := tgt.LoginRequest(u.Email, "wrong-password-1")
 	testutil.RequireNoError(t, err, "the profile's login request")
 	_, err = c.Do(ctx, req)

@@ -54,7 +54,7 @@ func slowProvider(ctx context.Context, tgt *testutil.Target) (restore func(), er
 func users(ctx context.Context, tgt *testutil.Target, c *testutil.Client, n int) ([]testutil.User, error) {
 	out := make([]testutil.User, 0, n)
 	for range n {
-		u, err := tgt.NewUser(ctx, c)
+		u, err := tgt.FreshUser(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +200,7 @@ func TestPRF_CACHE_001_CacheEffect(t *testing.T) {
 	ctx := t.Context()
 	maxRatio := check.Threshold("max_hit_to_miss_ratio")
 	c := tgt.Client(t)
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	restore, err := slowProvider(ctx, tgt)
 	require.NoError(t, err)
 	defer restore()
@@ -263,7 +263,7 @@ func TestPRF_RATE_001_RateLimitExactUnderConcurrency(t *testing.T) {
 	tgt.Need(t, testutil.CapEnvFile)
 	ctx := t.Context()
 	c := tgt.Client(t).WithTimeout(20 * time.Second).ExpectThrottling()
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	limit := limitPerMinute(tgt)
 	// A fixed one-minute window would let a burst straddling the boundary
 	// through twice; start well inside a minute.
@@ -326,7 +326,7 @@ func TestPRF_MEM_001_MemoryBoundedOverSoak(t *testing.T) {
 	app, err := tgt.Container(testutil.ServiceOrchestrator)
 	require.NoError(t, err)
 	c := tgt.Client(t)
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	// Warm up the pools and caches so that growth means retention.
 	for range 50 {
 		_, err := c.Get(ctx, tgt.Profile.Auth.Whoami.Path, u.AccessToken)

@@ -160,9 +160,11 @@ func run(ctx context.Context, o Options) (Info, error) {
 	}
 
 	if !o.SkipPreflight {
-		if err := preflight(ctx, o.Config, descriptor, logf); err != nil {
+		pool, err := preflight(ctx, o.Config, descriptor, logf)
+		if err != nil {
 			return info, err
 		}
+		env = append(env, testutil.PoolEnv+"="+pool)
 	}
 
 	timeout := o.Timeout
@@ -213,7 +215,9 @@ func run(ctx context.Context, o Options) (Info, error) {
 
 // preflight proves the profile against the target before go test starts:
 // a profile that cannot log in would make every check say something untrue.
-func preflight(ctx context.Context, cfg testutil.Config, d *testutil.Descriptor, logf func(string, ...any)) error {
+// It then registers the run's identities once, for every section to share
+// (returned for testutil.PoolEnv).
+func preflight(ctx context.Context, cfg testutil.Config, d *testutil.Descriptor, logf func(string, ...any)) (string, error) {
 	var tgt *testutil.Target
 	var err error
 	if d != nil {
@@ -222,10 +226,20 @@ func preflight(ctx context.Context, cfg testutil.Config, d *testutil.Descriptor,
 		tgt, err = testutil.External(ctx, cfg)
 	}
 	if err != nil {
-		return fmt.Errorf("preflight: %w", err)
+		return "", fmt.Errorf("preflight: %w", err)
 	}
 	defer tgt.Close()
-	return tgt.Preflight(ctx, testutil.PreflightOptions{Log: logf})
+	if err := tgt.Preflight(ctx, testutil.PreflightOptions{Log: logf}); err != nil {
+		return "", err
+	}
+	pool, err := tgt.EncodePool(ctx)
+	if err != nil {
+		// The preflight's own identity logged in: what fails here is
+		// the target's, and the checks will say so.
+		logf("preflight: note: the run's identities: %v (each section registers its own)", err)
+		return "", nil
+	}
+	return pool, nil
 }
 
 // waitDelay bounds how long an interrupted go test may take to end.

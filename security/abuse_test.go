@@ -24,7 +24,7 @@ func TestSEC_RATE_001_OrchestrateRateLimited(t *testing.T) {
 	audit.Begin(t, "SEC-RATE-001")
 	tgt := use(t)
 	c := tgt.Client(t).WithTimeout(0).ExpectThrottling()
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	limit := limitFromEnv(tgt, "RATE_LIMIT_PER_MINUTE", 60)
 	body := tgt.Profile.OrchestrateBody("", "rate probe "+u.Email) // identical: served from the cache after the first
 	// A window may roll over during the burst, so allow two windows' worth.
@@ -63,7 +63,7 @@ func TestSEC_AUTH_003_LoginBruteForceThrottled(t *testing.T) {
 	audit.Begin(t, "SEC-AUTH-003")
 	tgt := use(t)
 	c := tgt.Client(t).ExpectThrottling()
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	limit := limitFromEnv(tgt, "LOGIN_RATE_LIMIT_PER_MINUTE", 10)
 	p, err := tgt.LoginRequest(u.Email, "")
 	testutil.RequireNoError(t, err, "the profile's login request")

@@ -72,7 +72,7 @@ func TestSEC_AUTH_005_NoUserEnumerationByTiming(t *testing.T) {
 	}
 	attempt("warm-up-" + randomSuffix() + "@example.test")
 	j, attempts := timing.Confirm(t.Context(), 2*time.Second, func(context.Context) timing.Attempt {
-		accounts := []testutil.User{tgt.RequireUser(t, c), tgt.RequireUser(t, c)}
+		accounts := []testutil.User{tgt.RequireFreshUser(t, c), tgt.RequireFreshUser(t, c)}
 		var known, unknown, diffs []time.Duration
 		for i := range pairs {
 			// Interleaved pairs in a random order: drift and bursts of the

@@ -93,7 +93,7 @@ func TestSEC_SECRET_001_NoSecretsInLogs(t *testing.T) {
 	tgt.Need(t, testutil.CapContainers)
 	c := tgt.Client(t)
 	// Make sure the logs hold a login, a refresh and a failure to look at.
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	if req, err := tgt.LoginRequest(u.Email, "wrong-"+u.Password); err == nil {
 		_, _ = c.Do(t.Context(), req)
 	}

@@ -33,7 +33,7 @@ func TestSEC_RATE_002_ServerLimits(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	base, err := tgt.BaseURL(ctx)
 	require.NoError(t, err)
 	orch := tgt.Profile.Orchestrate.Path
@@ -143,7 +143,7 @@ func TestSEC_RATE_003_AmplificationCapped(t *testing.T) {
 	tgt := use(t)
 	ctx := t.Context()
 	c := tgt.Client(t)
-	u := tgt.RequireUser(t, c)
+	u := tgt.RequireFreshUser(t, c)
 	orch := tgt.Profile.Orchestrate.Path
 	maxTokens := int(check.Threshold("max_tokens"))
 	maxPage := int(check.Threshold("max_page_size"))

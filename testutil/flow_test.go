@@ -119,3 +119,46 @@ func TestPreflightNamesEachKindOfMistake(t *testing.T) {
 		})
 	}
 }
+
+func TestIdentitiesAreRegisteredOncePerRunAndTakenInTurn(t *testing.T) {
+	gw := fakegateway.New()
+	srv := httptest.NewServer(gw.Handler())
+	t.Cleanup(srv.Close)
+	p, err := profile.Parse([]byte(strings.Replace(cookieKeysProfile, "  login:", fakegateway.RegisterStep, 1)))
+	require.NoError(t, err)
+
+	runner := &Target{Profile: p, baseURL: srv.URL}
+	pool, err := runner.EncodePool(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, PoolSize, gw.Registrations())
+	assert.NotContains(t, runner.Redact(pool), "Pw-", "the pool's passwords are secrets")
+
+	// A section process takes the runner's identities: no registration,
+	// successive calls give different accounts, the pool comes round.
+	t.Setenv(PoolEnv, pool)
+	section := &Target{Profile: p, baseURL: srv.URL}
+	require.NoError(t, section.loadPool())
+	c := section.Client(nil)
+	seen := map[string]bool{}
+	var first string
+	for i := range PoolSize + 1 {
+		u, err := section.NewUser(t.Context(), c)
+		require.NoError(t, err)
+		if i == 0 {
+			first = u.Email
+		}
+		if i < PoolSize {
+			seen[u.Email] = true
+		} else {
+			assert.Equal(t, first, u.Email)
+		}
+		assert.Equal(t, "sk-"+u.Email, u.Vars["key"])
+	}
+	assert.Len(t, seen, PoolSize)
+	assert.Equal(t, PoolSize, gw.Registrations(), "the section registered nobody")
+
+	// A fresh user is a new registration.
+	_, err = section.FreshUser(t.Context(), c)
+	require.NoError(t, err)
+	assert.Equal(t, PoolSize+1, gw.Registrations())
+}

@@ -77,6 +77,8 @@ type Target struct {
 	// its route needs (see presentation).
 	sessions map[string]map[string]string
 
+	pool pool // the run's identities, see pool.go
+
 	catchAllMu sync.Mutex
 	catchAll   *CatchAll // learnt once, see catchall.go
 }
@@ -237,6 +239,9 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 			t.Close()
 		}
 	}()
+	if err := t.loadPool(); err != nil {
+		return nil, err
+	}
 	if d.EnvFile != "" {
 		if t.Env, err = envfile.ReadFile(d.EnvFile); err != nil {
 			return nil, err
@@ -306,6 +311,9 @@ func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 			t.Close()
 		}
 	}()
+	if err := t.loadPool(); err != nil {
+		return nil, err
+	}
 	if cfg.EnvFile != "" {
 		if t.Env, err = envfile.ReadFile(cfg.EnvFile); err != nil {
 			return nil, err

@@ -29,11 +29,24 @@ type User struct {
 	Vars map[string]string
 }
 
-// NewUser registers a fresh account through the profile's register flow and
-// logs it in. A target without registration gives one of the profile's
-// given user identities instead (the i-th call of a check gets the i-th).
-// Its password and credentials are registered as secrets.
+// NewUser returns an ordinary identity, freshly logged in: the next of the
+// run's pooled identities (registered once per run, see pool.go), or, on a
+// target without registration, the profile's given user identities (the
+// i-th call of a check gets the i-th). Successive calls give different
+// identities, up to PoolSize.
 func (t *Target) NewUser(ctx context.Context, c *Client) (User, error) {
+	if t.Profile.Lacks(profile.Registration) {
+		return t.givenUser(ctx, c)
+	}
+	return t.pooledUser(ctx, c)
+}
+
+// FreshUser registers a new account through the profile's register flow
+// and logs it in, for the checks whose subject is registration or that
+// leave an account unusable for others (failed logins that throttle it,
+// a per-user rate budget spent). Without registration it is NewUser.
+// Its password and credentials are registered as secrets.
+func (t *Target) FreshUser(ctx context.Context, c *Client) (User, error) {
 	if t.Profile.Lacks(profile.Registration) {
 		return t.givenUser(ctx, c)
 	}
@@ -147,7 +160,18 @@ func (t *Target) Refresh(ctx context.Context, c *Client, u *User) (*Response, bo
 // account: a failure ends the check as a harness error, never a finding.
 func (t *Target) RequireUser(tb testing.TB, c *Client) User {
 	tb.Helper()
-	u, err := t.NewUser(tb.Context(), c)
+	return t.requireUser(tb, c, t.NewUser)
+}
+
+// RequireFreshUser is FreshUser for a check that cannot go on without it.
+func (t *Target) RequireFreshUser(tb testing.TB, c *Client) User {
+	tb.Helper()
+	return t.requireUser(tb, c, t.FreshUser)
+}
+
+func (t *Target) requireUser(tb testing.TB, c *Client, get func(context.Context, *Client) (User, error)) User {
+	tb.Helper()
+	u, err := get(tb.Context(), c)
 	var unavailable *UnavailableError
 	switch {
 	case errors.As(err, &unavailable):
@@ -199,6 +223,12 @@ func (t *Target) NewAdmin(ctx context.Context, c *Client) (User, error) {
 		}
 		return u, t.Login(ctx, c, &u)
 	}
+	t.pool.mu.Lock()
+	defer t.pool.mu.Unlock()
+	if a := t.pool.admin; a != nil {
+		u := User{ID: a.Vars["user_id"], Email: a.Username, Password: a.Password, Vars: cloneVars(a.Vars)}
+		return u, t.Login(ctx, c, &u)
+	}
 	db := t.AdminDB
 	if db == nil {
 		db = t.DB
@@ -206,7 +236,7 @@ func (t *Target) NewAdmin(ctx context.Context, c *Client) (User, error) {
 	if db == nil || id.PromoteSQL == "" || t.Profile.Lacks(profile.Registration) {
 		return User{}, &UnavailableError{Capability: CapAdminUser}
 	}
-	u, err := t.NewUser(ctx, c)
+	u, err := t.FreshUser(ctx, c)
 	if err != nil {
 		return User{}, err
 	}
@@ -217,6 +247,7 @@ func (t *Target) NewAdmin(ctx context.Context, c *Client) (User, error) {
 	if tag.RowsAffected() != 1 {
 		return User{}, fmt.Errorf("promote to admin (identities.%s.promote_sql): %d rows changed, want 1", name, tag.RowsAffected())
 	}
+	t.pool.admin = &pooledIdentity{Username: u.Email, Password: u.Password, Vars: registered(u), Admin: true}
 	return u, t.Login(ctx, c, &u)
 }
 
