@@ -52,9 +52,11 @@
 //	                      last_request_id; other (unserved paths by method
 //	                      and path)
 //	GET  /_stub/requests  Requests: per provider the last 20 requests as
-//	                      received (call, method, path, headers with every
-//	                      credential header's value replaced by Redacted,
-//	                      body cut at 64 KiB, body_bytes, body_truncated)
+//	                      received, numbered or refused alike (call, method,
+//	                      path, headers, body cut at 64 KiB, body_bytes,
+//	                      body_truncated); every credential header's value,
+//	                      and the stub's keys and token wherever they
+//	                      appear, are replaced by Redacted
 //	POST /_stub/reset     counters, recordings and modes back to the start
 //
 // Every answer of a provider endpoint carries X-Stub-Call (CallHeader), a

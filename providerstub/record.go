@@ -1,6 +1,7 @@
 package providerstub
 
 import (
+	"bytes"
 	"maps"
 	"net/http"
 	"slices"
@@ -31,7 +32,8 @@ func isCredential(name string) bool {
 }
 
 // RecordedRequest is a provider request as the stub received it, keys
-// redacted, the body cut at 64 KiB.
+// redacted (credential headers, and the stub's own keys wherever they
+// appear), the body cut at 64 KiB.
 type RecordedRequest struct {
 	Call   int    `json:"call"` // the X-Stub-Call number of its answer
 	Method string `json:"method"`
@@ -40,7 +42,7 @@ type RecordedRequest struct {
 	// hold Redacted.
 	Headers       map[string][]string `json:"headers"`
 	Body          string              `json:"body"`
-	BodyBytes     int                 `json:"body_bytes"` // the body's full size
+	BodyBytes     int                 `json:"body_bytes"` // the body's size (reading stops at 8 MiB)
 	BodyTruncated bool                `json:"body_truncated,omitempty"`
 }
 
@@ -62,9 +64,16 @@ func (r Requests) Of(provider string) []RecordedRequest {
 	return r.OpenAI
 }
 
-// record builds the recording of a request whose body has been read.
-func record(call int, r *http.Request, body []byte) RecordedRequest {
+// record builds the recording of a request whose body has been read. The
+// values of credential headers are replaced by Redacted, and each of the
+// keys wherever else it appears (a header, the body).
+func record(call int, r *http.Request, body []byte, keys []string) RecordedRequest {
 	rec := RecordedRequest{Call: call, Method: r.Method, Path: r.URL.Path, Headers: map[string][]string{}, BodyBytes: len(body)}
+	for _, k := range keys {
+		if k != "" && bytes.Contains(body, []byte(k)) {
+			body = bytes.ReplaceAll(body, []byte(k), []byte(Redacted))
+		}
+	}
 	if len(body) > maxRecordedBody {
 		body, rec.BodyTruncated = body[:maxRecordedBody], true
 	}
@@ -75,10 +84,15 @@ func record(call int, r *http.Request, body []byte) RecordedRequest {
 			if kept == maxHeaderValues {
 				return rec
 			}
-			switch {
-			case isCredential(name):
+			if isCredential(name) {
 				v = Redacted
-			case len(v) > maxHeaderValue:
+			}
+			for _, k := range keys {
+				if k != "" {
+					v = strings.ReplaceAll(v, k, Redacted)
+				}
+			}
+			if len(v) > maxHeaderValue {
 				v = v[:maxHeaderValue]
 			}
 			rec.Headers[name] = append(rec.Headers[name], v)

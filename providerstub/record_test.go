@@ -72,13 +72,14 @@ func TestRecordedHeadersNeverContainTheKey(t *testing.T) {
 		{"anthropic x-api-key", Anthropic, map[string]string{"x-api-key": "sk-ant", "anthropic-version": "2023-06-01"}},
 		{"anthropic and stray credentials", Anthropic, map[string]string{"X-API-KEY": "sk-ant", "anthropic-version": "2023-06-01",
 			"Authorization": "Bearer sk-openai", "Api-Key": "sk-azure", "Proxy-Authorization": "Basic c2stcHJveHk=", "X-Stub-Control-Token": "ctl"}},
+		{"a key in another header", OpenAI, map[string]string{"Authorization": "Bearer sk-openai", "X-Forwarded-Credential": "k=sk-ant"}},
 	}
 	srv, c := newStub(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			require.NoError(t, c.Reset(context.Background()))
 			path := map[string]string{OpenAI: "/v1/chat/completions", Anthropic: "/v1/messages"}[tc.provider]
-			data, _ := json.Marshal(request(tc.provider, "hi"))
+			data, _ := json.Marshal(request(tc.provider, "hi, my key is sk-openai"))
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader(data))
 			for k, v := range tc.headers {
 				req.Header.Set(k, v)
@@ -98,6 +99,7 @@ func TestRecordedHeadersNeverContainTheKey(t *testing.T) {
 				}
 			}
 			assert.Equal(t, "rid-7", got[0].Header("X-Request-ID"), "other headers are kept")
+			assert.Contains(t, got[0].Body, "hi, my key is "+Redacted, "the stub's keys are redacted in the body too")
 			all, err := json.Marshal(reqs)
 			require.NoError(t, err)
 			for _, secret := range []string{"sk-openai", "sk-ant", "sk-guess", "sk-azure", "c2stcHJveHk", `"ctl"`} {
@@ -130,7 +132,7 @@ func TestRecorderIsBounded(t *testing.T) {
 	assert.Greater(t, reqs.Anthropic[0].BodyBytes, 100<<10)
 
 	long := record(1, &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/v1/messages"}, Header: http.Header{
-		"X-Long": {strings.Repeat("v", 2*maxHeaderValue)}, "X-Many": make([]string, 3*maxHeaderValues)}}, nil)
+		"X-Long": {strings.Repeat("v", 2*maxHeaderValue)}, "X-Many": make([]string, 3*maxHeaderValues)}}, nil, nil)
 	assert.Len(t, long.Headers["X-Long"][0], maxHeaderValue)
 	n := 0
 	for _, v := range long.Headers {

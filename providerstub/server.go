@@ -201,7 +201,7 @@ func (s *server) receive(w http.ResponseWriter, r *http.Request, provider string
 	s.inFlight[provider]++
 	st := s.stats[provider]
 	st.MaxInFlight = max(st.MaxInFlight, s.inFlight[provider])
-	recs := append(s.recorded[provider], record(in.call, r, body))
+	recs := append(s.recorded[provider], record(in.call, r, body, []string{s.cfg.OpenAIKey, s.cfg.AnthropicKey, s.cfg.ControlToken}))
 	if len(recs) > maxRecorded {
 		recs = slices.Delete(recs, 0, len(recs)-maxRecorded)
 	}
