@@ -52,7 +52,7 @@
 //	                      last_request_id; other (unserved paths by method
 //	                      and path)
 //	GET  /_stub/requests  Requests: per provider the last 20 requests as
-//	                      received, numbered or refused alike (call, method,
+//	                      received, refused ones included (call, method,
 //	                      path, headers, body cut at 64 KiB, body_bytes,
 //	                      body_truncated); every credential header's value,
 //	                      and the stub's keys and token wherever they

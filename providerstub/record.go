@@ -64,11 +64,12 @@ func (r Requests) Of(provider string) []RecordedRequest {
 	return r.OpenAI
 }
 
-// record builds the recording of a request whose body has been read. The
-// values of credential headers are replaced by Redacted, and each of the
-// keys wherever else it appears (a header, the body).
-func record(call int, r *http.Request, body []byte, keys []string) RecordedRequest {
-	rec := RecordedRequest{Call: call, Method: r.Method, Path: r.URL.Path, Headers: map[string][]string{}, BodyBytes: len(body)}
+// record builds the recording of a request whose body has been read; the
+// caller numbers it. The values of credential headers are replaced by
+// Redacted, and so is each of the keys wherever else it appears (a header,
+// the body).
+func record(r *http.Request, body []byte, keys []string) RecordedRequest {
+	rec := RecordedRequest{Method: r.Method, Path: r.URL.Path, Headers: map[string][]string{}, BodyBytes: len(body)}
 	for _, k := range keys {
 		if k != "" && bytes.Contains(body, []byte(k)) {
 			body = bytes.ReplaceAll(body, []byte(k), []byte(Redacted))

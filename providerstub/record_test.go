@@ -131,7 +131,7 @@ func TestRecorderIsBounded(t *testing.T) {
 	assert.Len(t, reqs.Anthropic[0].Body, maxRecordedBody)
 	assert.Greater(t, reqs.Anthropic[0].BodyBytes, 100<<10)
 
-	long := record(1, &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/v1/messages"}, Header: http.Header{
+	long := record(&http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/v1/messages"}, Header: http.Header{
 		"X-Long": {strings.Repeat("v", 2*maxHeaderValue)}, "X-Many": make([]string, 3*maxHeaderValues)}}, nil, nil)
 	assert.Len(t, long.Headers["X-Long"][0], maxHeaderValue)
 	n := 0

@@ -194,6 +194,7 @@ type incoming struct {
 // body and records it. The caller calls done when it has answered.
 func (s *server) receive(w http.ResponseWriter, r *http.Request, provider string) incoming {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	rec := record(r, body, []string{s.cfg.OpenAIKey, s.cfg.AnthropicKey, s.cfg.ControlToken})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
@@ -201,7 +202,8 @@ func (s *server) receive(w http.ResponseWriter, r *http.Request, provider string
 	s.inFlight[provider]++
 	st := s.stats[provider]
 	st.MaxInFlight = max(st.MaxInFlight, s.inFlight[provider])
-	recs := append(s.recorded[provider], record(in.call, r, body, []string{s.cfg.OpenAIKey, s.cfg.AnthropicKey, s.cfg.ControlToken}))
+	rec.Call = in.call
+	recs := append(s.recorded[provider], rec)
 	if len(recs) > maxRecorded {
 		recs = slices.Delete(recs, 0, len(recs)-maxRecorded)
 	}
