@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 )
 
 // Client drives a running stub's control API.
@@ -23,12 +24,31 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 	return st, err
 }
 
+// Requests returns each provider's last 20 requests as the stub received
+// them (keys redacted), oldest first.
+func (c *Client) Requests(ctx context.Context) (Requests, error) {
+	var r Requests
+	err := c.do(ctx, http.MethodGet, "/_stub/requests", nil, &r)
+	return r, err
+}
+
+// CallNumber is the CallHeader number of an answer, 0 if it has none (the
+// answer did not come from the stub, or its header was not passed on).
+func CallNumber(h http.Header) int {
+	n, err := strconv.Atoi(h.Get(CallHeader))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 // SetMode changes how one or both providers answer.
 func (c *Client) SetMode(ctx context.Context, m Mode) error {
 	return c.do(ctx, http.MethodPut, "/_stub/mode", m, nil)
 }
 
-// Reset zeroes the counters and sets every provider back to ok.
+// Reset zeroes the counters, forgets the recorded requests and sets every
+// provider back to ok.
 func (c *Client) Reset(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/_stub/reset", nil, nil)
 }

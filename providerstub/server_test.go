@@ -164,3 +164,93 @@ func TestUnservedPathsAreCounted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, st.Other)
 }
+
+// keys are the provider keys newStub configures.
+var keys = map[string]string{OpenAI: "sk-openai", Anthropic: "sk-ant"}
+
+// post sends body (JSON-encoded, or as is if []byte) to a provider
+// endpoint with its key and returns the answer, body unread.
+func post(t *testing.T, ctx context.Context, url, provider string, body any) *http.Response {
+	t.Helper()
+	data, raw := body.([]byte)
+	if !raw {
+		var err error
+		data, err = json.Marshal(body)
+		require.NoError(t, err)
+	}
+	path := "/v1/chat/completions"
+	if provider == Anthropic {
+		path = "/v1/messages"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+path, bytes.NewReader(data))
+	require.NoError(t, err)
+	if provider == Anthropic {
+		req.Header.Set("x-api-key", keys[Anthropic])
+		req.Header.Set("anthropic-version", "2023-06-01")
+	} else {
+		req.Header.Set("Authorization", "Bearer "+keys[OpenAI])
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return res
+}
+
+// postJSON sends body and decodes the JSON answer.
+func postJSON(t *testing.T, url, provider string, body any) (int, map[string]any) {
+	t.Helper()
+	res := post(t, context.Background(), url, provider, body)
+	defer res.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	return res.StatusCode, out
+}
+
+// request is a minimal chat request for provider with one user message.
+func request(provider, prompt string) map[string]any {
+	body := map[string]any{"model": "m1", "max_tokens": 42,
+		"messages": []map[string]any{{"role": "user", "content": prompt}}}
+	if provider == Anthropic {
+		body["system"] = "SYS"
+	}
+	return body
+}
+
+func TestModeJSONIsBackwardsCompatible(t *testing.T) {
+	data, err := json.Marshal(Mode{Provider: "all", Mode: ModeSlow, DelayMS: 5})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"provider":"all","mode":"slow","delay_ms":5}`, string(data), "a mode without stream settings encodes as before")
+	var m Mode
+	require.NoError(t, json.Unmarshal([]byte(`{"provider":"openai","mode":"fail","status":503}`), &m))
+	assert.Equal(t, Mode{Provider: OpenAI, Mode: ModeFail, Status: 503}, m)
+}
+
+func TestModeValidation(t *testing.T) {
+	type testCase struct {
+		name    string
+		mode    Mode
+		wantErr string
+	}
+	cases := []testCase{
+		{"plain ok", Mode{Provider: "all", Mode: ModeOK}, ""},
+		{"stream settings", Mode{Provider: OpenAI, Mode: ModeOK, ChunkDelayMS: 10_000, StreamErrorAfter: new(0), OmitUsage: true}, ""},
+		{"chunk delay negative", Mode{Provider: OpenAI, Mode: ModeOK, ChunkDelayMS: -1}, "chunk_delay_ms -1"},
+		{"chunk delay over 10 s", Mode{Provider: OpenAI, Mode: ModeOK, ChunkDelayMS: 10_001}, "chunk_delay_ms 10001"},
+		{"error after negative", Mode{Provider: OpenAI, Mode: ModeOK, StreamErrorAfter: new(-1)}, "stream_error_after -1"},
+		{"error after too many", Mode{Provider: OpenAI, Mode: ModeOK, StreamErrorAfter: new(maxStreamErrorAfter + 1)}, "stream_error_after"},
+		{"unknown provider", Mode{Provider: "gemini", Mode: ModeOK}, "provider"},
+		{"unknown mode", Mode{Provider: OpenAI, Mode: "explode"}, "mode"},
+		{"success status", Mode{Provider: OpenAI, Mode: ModeFail, Status: 200}, "status 200"},
+	}
+	_, c := newStub(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.SetMode(context.Background(), tc.mode)
+			if tc.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorContains(t, err, "400")
+			assert.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}

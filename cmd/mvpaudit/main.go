@@ -4,6 +4,14 @@
 //	mvpaudit run [flags]                  start one stack, run every section, report
 //	mvpaudit report [flags] [stream...]   report on go test -json streams (stdin if none)
 //	mvpaudit profile check [flags]        prove a target profile against the target (preflight)
+//	mvpaudit stub [flags]                 serve the fake LLM provider on loopback, no Docker
+//
+// "mvpaudit stub" prints the stub's base URL as the first line of stdout
+// (then STUB_CONTROL_TOKEN=... when it made the control token up) and
+// serves until SIGINT or SIGTERM; its keys and control token come from
+// flags or STUB_OPENAI_API_KEY, STUB_ANTHROPIC_API_KEY and
+// STUB_CONTROL_TOKEN (package providerstub describes its API). It exits 0
+// once stopped, 4 on a bad flag, a non-loopback address or a port in use.
 //
 // Exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence (NO-GO
 // because the audit run itself is broken), 4 usage or tool error, or an
@@ -52,6 +60,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runCommand(args[1:], stdout, stderr)
 	case "profile":
 		return profileCommand(args[1:], stdout, stderr)
+	case "stub":
+		return stubCommand(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitGo
@@ -75,6 +85,8 @@ func usage(w io.Writer) {
   mvpaudit run [flags]                  start one stack, run every section, write reports
   mvpaudit report [flags] [stream...]   write reports from go test -json streams (stdin if none)
   mvpaudit profile check [flags]        prove a target profile against the target (the preflight)
+  mvpaudit stub [flags]                 serve the fake LLM provider on 127.0.0.1 until SIGINT/SIGTERM;
+                                        prints its base URL as the first line
 
 exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence,
   4 usage or tool error, or an external target that does not answer

@@ -14,6 +14,17 @@ import (
 	"github.com/mvpaudit/mvpaudit/audit"
 )
 
+// asMainEnv makes the test binary run as mvpaudit itself, with its
+// arguments: `mvpaudit stub` is tested as a process that gets signals.
+const asMainEnv = "MVPAUDIT_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		os.Exit(dispatch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
 // stream is a minimal go test -json stream in which one catalog check
 // passes and the others are missing.
 const stream = `{"Action":"start","Package":"p"}

@@ -68,4 +68,3 @@ func TestProfileCheckFailsClearlyOnEachKindOfMistake(t *testing.T) {
 		})
 	}
 }
-

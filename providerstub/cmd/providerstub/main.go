@@ -1,11 +1,12 @@
-// Command providerstub serves the fake LLM provider (package providerstub).
+// Command providerstub serves the fake LLM provider (package providerstub)
+// on STUB_ADDR (default :8080), for the audit's container stack.
 // "providerstub healthcheck" probes a running one, for Docker's HEALTHCHECK
-// in an image without a shell.
+// in an image without a shell. `mvpaudit stub` serves the same stub on a
+// loopback address without Docker.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -33,30 +34,17 @@ func main() {
 }
 
 func run(addr string) error {
-	cfg := providerstub.Config{
-		OpenAIKey:    os.Getenv("STUB_OPENAI_API_KEY"),
-		AnthropicKey: os.Getenv("STUB_ANTHROPIC_API_KEY"),
-		ControlToken: os.Getenv("STUB_CONTROL_TOKEN"),
-	}
+	cfg := providerstub.ConfigFromEnv()
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	srv := &http.Server{Addr: addr, Handler: providerstub.NewServer(cfg), ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
 	log.Info("provider stub listening", "addr", addr,
 		"openai_key", cfg.OpenAIKey != "", "anthropic_key", cfg.AnthropicKey != "")
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return providerstub.Serve(ctx, l, cfg)
 }
 
 func healthcheck(addr string) int {
