@@ -90,11 +90,21 @@ func (t *Target) runFlow(ctx context.Context, c *Client, name string, flow profi
 				return res, fail(fmt.Sprintf("capture %q found nothing at %s", n, capture))
 			}
 			vars[n] = v
-			t.AddSecret(v)
+			if t.isCredential(n) {
+				t.AddSecret(v)
+			}
 		}
 		last = res
 	}
 	return last, nil
+}
+
+// isCredential reports whether a captured variable is a credential (a
+// secret, redacted everywhere) rather than data such as an id: the checks
+// look for secrets where ids legitimately appear (token claims, logs).
+func (t *Target) isCredential(name string) bool {
+	_, ok := t.Profile.Credentials[name]
+	return ok || name == t.Profile.Auth.RefreshToken
 }
 
 // Succeeded reports whether an answer is a success by the profile's rules:

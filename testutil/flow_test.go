@@ -158,7 +158,12 @@ func TestIdentitiesAreRegisteredOncePerRunAndTakenInTurn(t *testing.T) {
 	assert.Equal(t, PoolSize, gw.Registrations(), "the section registered nobody")
 
 	// A fresh user is a new registration.
-	_, err = section.FreshUser(t.Context(), c)
+	u, err := section.FreshUser(t.Context(), c)
 	require.NoError(t, err)
 	assert.Equal(t, PoolSize+1, gw.Registrations())
+	// Its credentials are secrets; its id is data (ids appear in token
+	// claims and logs, where a secret would be a finding).
+	assert.Contains(t, section.Secrets(), u.Vars["key"])
+	assert.Equal(t, "id-"+u.Email, u.ID)
+	assert.NotContains(t, section.Secrets(), u.ID)
 }

@@ -23,7 +23,11 @@ type Config struct {
 	DBQueryTimeout   time.Duration
 	RedisURL         string
 
-	EnableAuth      bool
+	EnableAuth bool
+	// APIDialect reshapes the API the way real gateways shape theirs
+	// (native, nested-jwt, cookie-keys), so that the audit can prove it
+	// audits shapes it was not written against.
+	APIDialect      string
 	JWTSecret       string
 	JWTIssuer       string
 	JWTAudience     string
@@ -56,6 +60,20 @@ var knownWeakSecrets = map[string]bool{
 	"your-256-bit-secret": true, "jwt_secret": true, "jwtsecret": true, "supersecret": true,
 	"super-secret": true, "mysecret": true, "secretkey": true, "password": true,
 }
+
+// The API dialects.
+const (
+	// DialectNative is the API documented in docs/orchestrator-api.md.
+	DialectNative = "native"
+	// DialectNestedJWT answers tokens inside {"code":0,"data":{...}} and
+	// has no logout route.
+	DialectNestedJWT = "nested-jwt"
+	// DialectCookieKeys logs in with a session cookie (no token in the
+	// body, no refresh), serves the LLM routes only to API keys created
+	// through POST /api/v1/keys and sent as x-api-key, and logs out with
+	// GET.
+	DialectCookieKeys = "cookie-keys"
+)
 
 // Load reads the settings through getenv (os.Getenv in main) and validates
 // them. Warnings are insecure settings tolerated outside production.
@@ -90,12 +108,18 @@ func Load(getenv func(string) string) (cfg Config, warnings []string, err error)
 		MaxBodyBytes:            int64(r.integer("MAX_BODY_BYTES", 1<<20, 1024, 64<<20)),
 		ShutdownTimeout:         r.duration("SHUTDOWN_TIMEOUT", 20*time.Second),
 		LogLevel:                r.str("LOG_LEVEL", "info"),
+		APIDialect:              r.str("API_DIALECT", DialectNative),
 	}
 	errs := r.errs
 	switch cfg.AppEnv {
 	case "development", "production":
 	default:
 		errs = append(errs, errors.New("APP_ENV: want development or production"))
+	}
+	switch cfg.APIDialect {
+	case DialectNative, DialectNestedJWT, DialectCookieKeys:
+	default:
+		errs = append(errs, errors.New("API_DIALECT: want native, nested-jwt or cookie-keys"))
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":

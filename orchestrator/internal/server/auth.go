@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/config"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/store"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/token"
@@ -150,11 +151,24 @@ func (s *Server) issueTokens(w http.ResponseWriter, r *http.Request, u store.Use
 		s.dependencyDown(w, r, "postgres", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	tokens := map[string]any{
 		"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
 		"expires_in": int(s.issuer.TTL().Seconds()),
-	})
+	}
+	switch s.cfg.APIDialect {
+	case config.DialectNestedJWT:
+		writeJSON(w, http.StatusOK, map[string]any{"code": 0, "data": tokens})
+	case config.DialectCookieKeys:
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: access, Path: "/", HttpOnly: true,
+			Secure: s.cfg.AppEnv == "production", SameSite: http.SameSiteLaxMode, MaxAge: int(s.issuer.TTL().Seconds())})
+		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"expires_in": tokens["expires_in"]}})
+	default:
+		writeJSON(w, http.StatusOK, tokens)
+	}
 }
+
+// sessionCookie carries the access token in the cookie-keys dialect.
+const sessionCookie = "session"
 
 type refreshBody struct {
 	RefreshToken string `json:"refresh_token"`
@@ -215,6 +229,9 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if s.cfg.APIDialect == config.DialectCookieKeys {
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1})
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -228,6 +245,14 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if s.cfg.APIDialect == config.DialectCookieKeys {
+			// The session travels in its cookie only, never a header.
+			c, err := r.Cookie(sessionCookie)
+			raw, ok = "", err == nil
+			if ok {
+				raw = c.Value
+			}
+		}
 		raw = strings.TrimSpace(raw)
 		if !ok || raw == "" {
 			unauthorized(w, r)

@@ -116,11 +116,21 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /version", s.version)
 	m.HandleFunc("POST /api/v1/auth/register", s.register)
 	m.HandleFunc("POST /api/v1/auth/login", s.login)
-	m.HandleFunc("POST /api/v1/auth/refresh", s.refresh)
-	m.HandleFunc("POST /api/v1/auth/logout", s.auth(s.logout))
+	llm := s.auth // the LLM routes' authentication
+	switch s.cfg.APIDialect {
+	case config.DialectNestedJWT:
+		m.HandleFunc("POST /api/v1/auth/refresh", s.refresh)
+	case config.DialectCookieKeys:
+		m.HandleFunc("GET /api/v1/auth/logout", s.auth(s.logout))
+		m.HandleFunc("POST /api/v1/keys", s.auth(s.createKey))
+		llm = s.keyAuth
+	default:
+		m.HandleFunc("POST /api/v1/auth/refresh", s.refresh)
+		m.HandleFunc("POST /api/v1/auth/logout", s.auth(s.logout))
+	}
 	m.HandleFunc("GET /api/v1/me", s.auth(s.me))
-	m.HandleFunc("GET /api/v1/models", s.auth(s.models))
-	m.HandleFunc("POST /api/v1/orchestrate", s.auth(s.orchestrate))
+	m.HandleFunc("GET /api/v1/models", llm(s.models))
+	m.HandleFunc("POST /api/v1/orchestrate", llm(s.orchestrate))
 	m.HandleFunc("POST /api/v1/conversations", s.auth(s.createConversation))
 	m.HandleFunc("GET /api/v1/conversations", s.auth(s.listConversations))
 	m.HandleFunc("GET /api/v1/conversations/{id}", s.auth(s.getConversation))

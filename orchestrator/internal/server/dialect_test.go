@@ -1,0 +1,80 @@
+package server
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/config"
+)
+
+func dialect(name string) func(*config.Config) {
+	return func(c *config.Config) { c.APIDialect = name }
+}
+
+func TestNestedJWTDialectNestsTokensAndHasNoLogout(t *testing.T) {
+	h := newHarness(t, dialect(config.DialectNestedJWT))
+	res, _ := h.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"email": "a@example.test", "password": "correct horse"})
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	res, body := h.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "a@example.test", "password": "correct horse"})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Nil(t, body["access_token"])
+	data, _ := body["data"].(map[string]any)
+	access, _ := data["access_token"].(string)
+	require.NotEmpty(t, access)
+	res, _ = h.do(t, "GET", "/api/v1/me", access, nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	res, _ = h.do(t, "POST", "/api/v1/auth/logout", access, nil)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+}
+
+func TestCookieKeysDialectSeparatesSessionAndKeys(t *testing.T) {
+	h := newHarness(t, dialect(config.DialectCookieKeys))
+	res, _ := h.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"email": "a@example.test", "password": "correct horse"})
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	res, body := h.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": "a@example.test", "password": "correct horse"})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Nil(t, body["access_token"], "no token in the body")
+	var session string
+	for _, c := range res.Cookies() {
+		if c.Name == sessionCookie {
+			session = c.Value
+			assert.True(t, c.HttpOnly)
+		}
+	}
+	require.NotEmpty(t, session)
+	cookie := "session=" + session
+
+	res, _ = h.do(t, "GET", "/api/v1/me", session, nil)
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "a bearer header is not a session")
+	res, _ = h.do(t, "GET", "/api/v1/me", "", nil, "Cookie", cookie)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+
+	res, _ = h.do(t, "POST", "/api/v1/orchestrate", "", map[string]any{"model": "gpt-4o-mini", "messages": []map[string]string{{"role": "user", "content": "hi"}}}, "Cookie", cookie)
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "the LLM routes take API keys only")
+	res, body = h.do(t, "POST", "/api/v1/keys", "", map[string]string{"name": "audit"}, "Cookie", cookie)
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	key, _ := body["data"].(map[string]any)["key"].(string)
+	require.NotEmpty(t, key)
+	res, _ = h.do(t, "GET", "/api/v1/models", "", nil, "x-api-key", key)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	res, _ = h.do(t, "GET", "/api/v1/models", "", nil, "x-api-key", key+"x")
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+
+	res, _ = h.do(t, "GET", "/api/v1/auth/logout", "", nil, "Cookie", cookie)
+	assert.Equal(t, http.StatusNoContent, res.StatusCode)
+	res, _ = h.do(t, "GET", "/api/v1/me", "", nil, "Cookie", cookie)
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "logout revokes the session")
+	res, _ = h.do(t, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": "x"})
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+}
+
+func TestUnknownDialectIsRefused(t *testing.T) {
+	_, _, err := config.Load(func(k string) string {
+		return map[string]string{"DATABASE_URL": "postgres://a:b@db/x", "REDIS_URL": "redis://r:6379", "JWT_SECRET": "0123456789abcdef0123456789abcdef",
+			"USE_MOCK": "true", "API_DIALECT": "graphql"}[k]
+	})
+	assert.ErrorContains(t, err, "API_DIALECT")
+}
