@@ -109,7 +109,7 @@ func TestDEP_RUN_003_GracefulDrainOnSIGTERM(t *testing.T) {
 	)
 	wg.Go(func() {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+tgt.Profile.Orchestrate.Path, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+u.AccessToken)
+		tgt.Authorize(req, u.AccessToken)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := (&http.Client{Timeout: drain + 10*time.Second}).Do(req)
 		finished = time.Now()

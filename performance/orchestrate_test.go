@@ -111,8 +111,9 @@ func runOrchestrate(ctx context.Context, t *testing.T, tgt *testutil.Target, bas
 			if err != nil {
 				return err
 			}
-			target.Method, target.URL, target.Body = http.MethodPost, base+tgt.Profile.Orchestrate.Path, body
-			target.Header = http.Header{"Authorization": {"Bearer " + u.AccessToken}, "Content-Type": {"application/json"}}
+			target.Method, target.Body = http.MethodPost, body
+			target.Header, target.URL = tgt.AuthorizeTarget(http.MethodPost, base+tgt.Profile.Orchestrate.Path, u.AccessToken)
+			target.Header.Set("Content-Type", "application/json")
 			return nil
 		},
 	}), nil
@@ -339,8 +340,8 @@ func TestPRF_MEM_001_MemoryBoundedOverSoak(t *testing.T) {
 	var n atomic.Int64
 	plan := timing.Plan{Name: check.ID, Rate: 50, Duration: soak, Conns: 16,
 		Targeter: func(target *vegeta.Target) error {
-			target.Method, target.URL = http.MethodGet, base+paths[int(n.Add(1))%len(paths)]
-			target.Header = http.Header{"Authorization": {"Bearer " + u.AccessToken}}
+			target.Method = http.MethodGet
+			target.Header, target.URL = tgt.AuthorizeTarget(http.MethodGet, base+paths[int(n.Add(1))%len(paths)], u.AccessToken)
 			return nil
 		}}
 	r := timing.Attack(ctx, plan)

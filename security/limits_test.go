@@ -56,7 +56,7 @@ func TestSEC_RATE_002_ServerLimits(t *testing.T) {
 	for what, build := range bodies {
 		req := build()
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+u.AccessToken)
+		tgt.Authorize(req, u.AccessToken)
 		start := time.Now()
 		res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 		took := time.Since(start)

@@ -289,3 +289,22 @@ func (t *Target) isLogout(req Request) bool {
 	}
 	return false
 }
+
+// Authorize puts a token on a request built outside Client (load
+// generators, raw bodies) the way Client would: as the credential the
+// request's path needs, where the profile says it travels.
+func (t *Target) Authorize(req *http.Request, token string) {
+	pr, value := t.presentation(Request{Path: req.URL.Path, Token: token})
+	present(req, pr, value)
+}
+
+// AuthorizeTarget is Authorize for a load generator's target: the headers
+// to send and the URL with a query credential added when the profile says so.
+func (t *Target) AuthorizeTarget(method, rawURL, token string) (http.Header, string) {
+	req, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		return http.Header{}, rawURL
+	}
+	t.Authorize(req, token)
+	return req.Header, req.URL.String()
+}

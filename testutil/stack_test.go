@@ -142,3 +142,11 @@ func TestSharedModeComesFromAUDIT_STACK_JSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ModeShared, cfg.Mode())
 }
+
+func TestDialectProfilesAreValid(t *testing.T) {
+	for _, name := range []string{"nested-jwt", "cookie-keys"} {
+		p, err := LoadProfile("profiles/" + name + ".yaml")
+		require.NoError(t, err, name)
+		assert.Contains(t, p.Name, name)
+	}
+}
