@@ -29,8 +29,8 @@
 //	AUDIT_ENV_FILE            audited configuration (default deploy/production.env,
 //	                          relative paths from the module root; in external
 //	                          mode no default: only the file the user names)
-//	AUDIT_PROFILE             API shape of the target (default: the reference
-//	                          orchestrator's, testutil/profiles/reference.yaml)
+//	AUDIT_PROFILE             API shape of the target, docs/profile.md (default: the
+//	                          reference orchestrator's, testutil/profiles/reference.yaml)
 //	AUDIT_TARGET_URL          external mode: the service's base URL (http or https;
 //	                          without a port, the scheme's: 80 or 443)
 //	AUDIT_DATABASE_URL        external mode: the application's database URL
