@@ -4,19 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mvpaudit/mvpaudit/testutil/fakegateway"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -29,7 +27,6 @@ const (
 	schemaFile    = "../docs/profile.schema.json"
 	guideFile     = "../docs/profile.md"
 	referenceFile = "../testutil/profiles/reference.yaml"
-	flowTestFile  = "../testutil/flow_test.go"
 )
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
@@ -80,42 +77,21 @@ func guideExamples(t *testing.T) []namedProfile {
 	return out
 }
 
-// goStringConst reads a string constant from a Go source file.
-func goStringConst(t *testing.T, file, name string) string {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
-	require.NoError(t, err)
-	for _, decl := range f.Decls {
-		gen, ok := decl.(*ast.GenDecl)
-		if !ok || gen.Tok != token.CONST {
-			continue
-		}
-		for _, spec := range gen.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, id := range vs.Names {
-				if id.Name == name {
-					lit, ok := vs.Values[i].(*ast.BasicLit)
-					require.True(t, ok, "%s is a string literal", name)
-					s, err := strconv.Unquote(lit.Value)
-					require.NoError(t, err)
-					return s
-				}
-			}
-		}
-	}
-	t.Fatalf("%s: no constant %s", file, name)
-	return ""
-}
-
 func shippedProfiles(t *testing.T) []namedProfile {
 	t.Helper()
-	ref, err := os.ReadFile(referenceFile)
+	var out []namedProfile
+	files, err := filepath.Glob(filepath.Join(filepath.Dir(referenceFile), "*.yaml"))
 	require.NoError(t, err)
-	out := []namedProfile{
-		{"testutil/profiles/reference.yaml", string(ref)},
-		{"testutil/flow_test.go cookieKeysProfile", goStringConst(t, flowTestFile, "cookieKeysProfile")},
-		{"minimal", minimal},
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		out = append(out, namedProfile{"testutil/profiles/" + filepath.Base(f), string(data)})
 	}
+	out = append(out,
+		namedProfile{"fakegateway.Profile", fakegateway.Profile},
+		namedProfile{"fakegateway.Profile with registration", strings.Replace(fakegateway.Profile, "  login:", fakegateway.RegisterStep, 1)},
+		namedProfile{"minimal", minimal})
 	return append(out, guideExamples(t)...)
 }
 
