@@ -197,6 +197,7 @@ func TestFUN_VAL_001_InvalidRequestsRejected(t *testing.T) {
 func TestFUN_CNV_001_ConversationLifecycle(t *testing.T) {
 	audit.Begin(t, "FUN-CNV-001")
 	tgt := use(t)
+	tgt.Applies(t, profile.StoredConversations)
 	ctx := t.Context()
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)

@@ -19,6 +19,7 @@ import (
 func TestFUN_MDL_001_ModelsListedAndAnswerable(t *testing.T) {
 	audit.Begin(t, "FUN-MDL-001")
 	tgt := use(t)
+	tgt.Applies(t, profile.ModelsRoute)
 	path := tgt.Profile.Orchestrate.ModelsPath
 	if path == "" {
 		t.Skip("not evaluated: the API profile names no models route (orchestrate.models_path)")
@@ -78,6 +79,7 @@ func listIDs(t *testing.T, tgt *testutil.Target, res *testutil.Response) []strin
 func TestFUN_CNV_002_PaginationBounds(t *testing.T) {
 	audit.Begin(t, "FUN-CNV-002")
 	tgt := use(t)
+	tgt.Applies(t, profile.StoredConversations)
 	p := tgt.Profile.Conversations
 	if p.ListField == "" || p.LimitParam == "" || p.OffsetParam == "" {
 		t.Skip("not evaluated: the API profile gives no list shape (conversations.list_field, limit_param, offset_param)")
@@ -143,6 +145,7 @@ func TestFUN_CNV_002_PaginationBounds(t *testing.T) {
 func TestFUN_CNV_003_OrchestrateContinuesConversation(t *testing.T) {
 	audit.Begin(t, "FUN-CNV-003")
 	tgt := use(t)
+	tgt.Applies(t, profile.StoredConversations)
 	field, messages := tgt.Profile.Orchestrate.ConversationField, tgt.Profile.Conversations.MessagesField
 	if field == "" || messages == "" {
 		t.Skip("not evaluated: the API profile names no conversation field (orchestrate.conversation_field, conversations.messages_field)")

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
@@ -231,8 +232,9 @@ func TestREL_MIG_001_MigrationsAtHeadAndIdempotent(t *testing.T) {
 	tgt := use(t)
 	tgt.Need(t, testutil.CapDatabase, testutil.CapSources)
 	m := tgt.Profile.Migrations
-	if m.Table == "" || m.VersionColumn == "" || m.Dir == "" {
-		t.Skip("not evaluated: the API profile names no migrations table and directory")
+	tgt.Applies(t, profile.MigrationTable)
+	if m.VersionColumn == "" || m.Dir == "" {
+		t.Skip("not evaluated: the profile names no migrations version column and directory (migrations.version_column, migrations.dir)")
 	}
 	shipped, err := codeMigrations(m.Dir)
 	require.NoError(t, err, "read the code's migrations in %s", m.Dir)

@@ -33,7 +33,7 @@ func TestCrossCheckWithVegetaCLI(t *testing.T) {
 	guardTarget(t, tgt, base)
 	const rate, conns = 100, 16
 	duration := 5 * time.Second
-	url := base + tgt.Profile.Health.Readiness
+	url := base + tgt.Profile.ReadyPath()
 
 	// Warm connections and caches first, so neither run pays for them.
 	timing.Attack(t.Context(), timing.Plan{Name: "warm-up", Rate: rate, Duration: time.Second, Conns: conns,

@@ -20,7 +20,7 @@ func TestPRF_LAT_001_ProbeLatencyUnderSteadyLoad(t *testing.T) {
 	}
 	guardTarget(t, tgt, base)
 	p95Max := time.Duration(check.Threshold("p95_ms") * float64(time.Millisecond))
-	route := tgt.Profile.Health.Readiness
+	route := tgt.Profile.ReadyPath()
 	plan := timing.Plan{
 		Name:     check.ID,
 		Rate:     100,

@@ -335,8 +335,10 @@ func TestPRF_MEM_001_MemoryBoundedOverSoak(t *testing.T) {
 	}
 	before, err := app.Memory(ctx)
 	require.NoError(t, err)
-	paths := []string{tgt.Profile.Health.Liveness, tgt.Profile.Health.Readiness, tgt.Profile.Auth.Whoami.Path, tgt.Profile.Conversations.Path,
-		tgt.Profile.Conversations.Path + "/00000000-0000-0000-0000-000000000000", "/no-such-route"}
+	paths := []string{tgt.Profile.Health.Liveness, tgt.Profile.ReadyPath(), tgt.Profile.Auth.Whoami.Path, "/no-such-route"}
+	if conv := tgt.Profile.Conversations.Path; conv != "" {
+		paths = append(paths, conv, conv+"/00000000-0000-0000-0000-000000000000")
+	}
 	var n atomic.Int64
 	plan := timing.Plan{Name: check.ID, Rate: 50, Duration: soak, Conns: 16,
 		Targeter: func(target *vegeta.Target) error {

@@ -43,6 +43,18 @@ type Health struct {
 	// VersionField is a JSONPath to the version in the version route's
 	// answer; $.version when empty.
 	VersionField string `yaml:"version_field,omitempty" json:"version_field,omitempty"`
+	// CommitField is a JSONPath to the source revision in the same
+	// answer; without it the build is identified by its version alone.
+	CommitField string `yaml:"commit_field,omitempty" json:"commit_field,omitempty"`
+}
+
+// ReadyPath is the readiness route, or the liveness route for a target
+// that has no readiness route: where checks wait for the target to serve.
+func (p Profile) ReadyPath() string {
+	if p.Health.Readiness != "" {
+		return p.Health.Readiness
+	}
+	return p.Health.Liveness
 }
 
 // Auth is how the audit becomes someone on the target. Every flow is a

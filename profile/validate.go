@@ -21,6 +21,7 @@ func (p Profile) Validate() error {
 	v.path("health.readiness", p.Health.Readiness, false)
 	v.path("health.version", p.Health.Version, false)
 	v.jsonPath("health.version_field", p.Health.VersionField)
+	v.jsonPath("health.commit_field", p.Health.CommitField)
 	switch p.Auth.Usernames {
 	case "", "email", "name":
 	default:

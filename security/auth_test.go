@@ -37,7 +37,7 @@ func TestSEC_JWT_001_NoTokenRejected(t *testing.T) {
 			switch {
 			case err != nil:
 				t.Errorf("%s (%s): %v", r, v.name, err)
-			case res.Status != http.StatusUnauthorized:
+			case !tgt.Unauthorized(res):
 				open = append(open, fmt.Sprintf("%s with %s: status = %d, want 401; %s", r, v.name, res.Status, res))
 			}
 		}

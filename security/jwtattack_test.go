@@ -213,7 +213,7 @@ func TestSEC_JWT_008_KidInjection(t *testing.T) {
 			continue
 		}
 		switch {
-		case res.Status != http.StatusUnauthorized:
+		case !tgt.Unauthorized(res):
 			t.Errorf("GET %s with kid %q signed with key %q: status = %d, want 401; %s", me, b.kid, b.key, res.Status, res)
 		case sqlOrFileError.Match(withoutRequestID(res)):
 			t.Errorf("GET %s with kid %q: the error shows the kid reached a query or a file path; %s", me, b.kid, res)

@@ -75,6 +75,7 @@ func flowRoute(f profile.Flow) string {
 func TestSEC_AUTHZ_001_ObjectLevelAuthorization(t *testing.T) {
 	audit.Begin(t, "SEC-AUTHZ-001")
 	tgt := use(t)
+	tgt.Applies(t, profile.StoredConversations)
 	ctx := t.Context()
 	c := tgt.Client(t)
 	a := tgt.RequireUser(t, c)
@@ -108,6 +109,7 @@ func TestSEC_AUTHZ_001_ObjectLevelAuthorization(t *testing.T) {
 func TestSEC_AUTHZ_002_AdminFunctionsNeedAdmin(t *testing.T) {
 	audit.Begin(t, "SEC-AUTHZ-002")
 	tgt := use(t)
+	tgt.Applies(t, profile.AdminRoutes)
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
 	if len(tgt.Profile.Admin) == 0 {

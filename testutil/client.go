@@ -52,6 +52,9 @@ func (t *Target) Client(tb testing.TB) *Client {
 	return c
 }
 
+// Target is the target the client sends to.
+func (c *Client) Target() *Target { return c.target }
+
 // WithTimeout returns a copy whose requests give up after d.
 func (c *Client) WithTimeout(d time.Duration) *Client {
 	cp := *c
