@@ -78,19 +78,32 @@ func (c Capture) String() string {
 // Holds reports whether the condition is true of a JSON body; a body that
 // is not JSON or lacks the path does not satisfy it.
 func (c Condition) Holds(body []byte) bool {
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return false // not JSON: no envelope to judge
+	}
 	v, ok, err := Select(c.Path, body)
-	if err != nil || !ok {
+	if err != nil {
 		return false
 	}
-	want := c.Equals
-	// YAML integers arrive as int, JSON numbers as float64.
-	switch n := want.(type) {
-	case int:
-		want = float64(n)
-	case int64:
-		want = float64(n)
+	if c.NotEquals != nil {
+		return !ok || !reflect.DeepEqual(v, jsonScalar(c.NotEquals))
 	}
-	return reflect.DeepEqual(v, want)
+	return ok && reflect.DeepEqual(v, jsonScalar(c.Equals))
+}
+
+// jsonScalar turns a YAML scalar into what encoding/json decodes: YAML
+// integers arrive as int, JSON numbers as float64.
+func jsonScalar(v any) any {
+	switch n := v.(type) {
+	case int:
+		return float64(n)
+	case int64:
+		return float64(n)
+	case uint64:
+		return float64(n)
+	}
+	return v
 }
 
 // Failed reports whether a 2xx answer is a failure under the rules.

@@ -149,10 +149,13 @@ type Response struct {
 	Data    string `yaml:"data,omitempty" json:"data,omitempty"`
 }
 
-// Condition compares the value at a JSONPath with a YAML scalar.
+// Condition compares the value at a JSONPath with a YAML scalar: exactly
+// one of Equals and NotEquals. NotEquals describes envelopes whose code is
+// 0 on success and anything else on failure.
 type Condition struct {
-	Path   string `yaml:"path" json:"path"`
-	Equals any    `yaml:"equals" json:"equals"`
+	Path      string `yaml:"path" json:"path"`
+	Equals    any    `yaml:"equals,omitempty" json:"equals,omitempty"`
+	NotEquals any    `yaml:"not_equals,omitempty" json:"not_equals,omitempty"`
 }
 
 // Identity is a named account the checks act as. Given identities come from

@@ -154,3 +154,20 @@ func TestRoutesMayEndInASlash(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/me/", p.Protected[0].Path)
 }
+
+func TestNotEqualsDescribesCodeEnvelopes(t *testing.T) {
+	failure := Condition{Path: "$.code", NotEquals: 0}
+	assert.False(t, failure.Holds([]byte(`{"code":0,"data":{}}`)))
+	assert.True(t, failure.Holds([]byte(`{"code":40001,"message":"bad"}`)))
+	assert.True(t, failure.Holds([]byte(`{"message":"no code at all"}`)))
+	assert.False(t, failure.Holds([]byte(`<html>`)), "a body that is not JSON is judged by its status alone")
+	src := strings.Replace(minimal, "failure: {path: $.success, equals: false}", "failure: {path: $.success}", 1)
+	_, err := Parse([]byte(src))
+	assert.ErrorContains(t, err, "give exactly one of equals and not_equals")
+}
+
+func TestNoRegistrationNeedsAGivenIdentity(t *testing.T) {
+	src := strings.Replace(minimal, "alice: {username_env: A_USER, password_env: A_PASS}", "boss: {role: admin, username_env: B_USER, password_env: B_PASS}", 1)
+	_, err := Parse([]byte(src))
+	assert.ErrorContains(t, err, "give at least one ordinary identity")
+}

@@ -98,7 +98,7 @@ func (p v1) convert() Profile {
 				JSON: map[string]any{p.Auth.Refresh.RefreshTokenField: "{{refresh}}"}, Capture: tokens}},
 			Logout: Flow{{Method: "POST", Path: p.Auth.Logout.Path, Present: "session",
 				JSON: map[string]any{p.Auth.Logout.RefreshTokenField: "{{refresh}}"}}},
-			Whoami:       Whoami{Path: p.Auth.Me, Username: "$." + l.UsernameField},
+			Whoami:       Whoami{Path: p.Auth.Me, Username: jsonField(l.UsernameField)},
 			Token:        "session",
 			RefreshToken: "refresh",
 		},

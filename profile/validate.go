@@ -51,10 +51,10 @@ func (p Profile) Validate() error {
 	v.flow("auth.refresh", p.Auth.Refresh, maps(known), p.Credentials)
 	v.flow("auth.logout", p.Auth.Logout, maps(known), p.Credentials)
 	if p.Auth.Token != "" && !known[p.Auth.Token] {
-		v.addf("auth.token", "%q is captured by no step of auth.login or auth.provision", p.Auth.Token)
+		v.addf("auth.token", "%q is captured by no step of auth.register, auth.login or auth.provision", p.Auth.Token)
 	}
 	if p.Auth.RefreshToken != "" && !known[p.Auth.RefreshToken] {
-		v.addf("auth.refresh_token", "%q is captured by no step of auth.login", p.Auth.RefreshToken)
+		v.addf("auth.refresh_token", "%q is captured by no step of auth.register, auth.login or auth.provision", p.Auth.RefreshToken)
 	}
 	v.path("auth.whoami.path", p.Auth.Whoami.Path, true)
 	v.jsonPath("auth.whoami.username", p.Auth.Whoami.Username)
@@ -82,6 +82,9 @@ func (p Profile) Validate() error {
 			if f.Path == "" {
 				v.addf(where+".response.failure.path", "is required")
 			}
+			if (f.Equals == nil) == (f.NotEquals == nil) {
+				v.addf(where+".response.failure", "give exactly one of equals and not_equals")
+			}
 		}
 		v.jsonPath(where+".response.message", g.Response.Message)
 		v.jsonPath(where+".response.data", g.Response.Data)
@@ -105,6 +108,15 @@ func (p Profile) Validate() error {
 		}
 	}
 
+	if len(p.Auth.Register) == 0 {
+		given := false
+		for _, id := range p.Identities {
+			given = given || (id.Role != "admin" && id.UsernameEnv != "")
+		}
+		if !given {
+			v.addf("identities", "the target has no registration (auth.register is empty): give at least one ordinary identity (username_env, password_env)")
+		}
+	}
 	v.path("orchestrate.path", p.Orchestrate.Path, true)
 	if p.Orchestrate.Model == "" {
 		v.addf("orchestrate.model", "is required")
