@@ -159,6 +159,11 @@ func run(ctx context.Context, o Options) (Info, error) {
 		info.TargetVersion = targetVersion(ctx, ours[testutil.ServiceOrchestrator])
 	}
 
+	if o.Config.Profile != "" {
+		// The sections read the target's description from it, as this
+		// run was given it (not from whatever the environment says).
+		env = append(env, "AUDIT_PROFILE="+o.Config.Profile)
+	}
 	if !o.SkipPreflight {
 		pool, err := preflight(ctx, o.Config, descriptor, logf)
 		if err != nil {

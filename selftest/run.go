@@ -26,6 +26,7 @@ type Variant struct {
 	Name     string
 	Env      map[string]string // settings changed in the base env file
 	Image    string            // orchestrator image; empty means the default
+	Profile  string            // the target profile, relative to the module root; empty means the reference
 	Sections []string          // nil means all
 	// Runner options beyond the stack: extra go test flags, a timeout.
 	GoTestArgs []string
@@ -107,6 +108,9 @@ func Run(ctx context.Context, v Variant, dir string, log io.Writer) (Outcome, er
 		return Outcome{}, err
 	}
 	cfg, err := variantConfig(envFile, v.Image)
+	if err == nil && v.Profile != "" {
+		cfg.Profile = filepath.Join(root, v.Profile)
+	}
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -166,4 +167,21 @@ func TestIdentitiesAreRegisteredOncePerRunAndTakenInTurn(t *testing.T) {
 	assert.Contains(t, section.Secrets(), u.Vars["key"])
 	assert.Equal(t, "id-"+u.Email, u.ID)
 	assert.NotContains(t, section.Secrets(), u.ID)
+}
+
+func TestPreflightBeforeARunLeavesTargetDefectsToTheChecks(t *testing.T) {
+	t.Setenv("FLOW_TEST_USER", "alice")
+	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	// A whoami that does not confirm the identity may be the target's
+	// defect (authentication off answers as someone else): noted before
+	// a run, fatal only to profile check.
+	src := strings.Replace(cookieKeysProfile, "username: $.data.name}", "username: $.success}", 1)
+	var notes []string
+	logf := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
+	require.NoError(t, flowTarget(t, src).Preflight(t.Context(), PreflightOptions{Log: logf}))
+	assert.Contains(t, strings.Join(notes, "\n"), "preflight: note: an ordinary identity logged in (given), but whoami:")
+	// A login the profile cannot express is fatal either way.
+	src = strings.Replace(cookieKeysProfile, "$.data.key", "$.data.token", 1)
+	var pe *PreflightError
+	require.ErrorAs(t, flowTarget(t, src).Preflight(t.Context(), PreflightOptions{}), &pe)
 }

@@ -26,10 +26,14 @@ func (e *PreflightError) Unwrap() error { return e.Err }
 
 // PreflightOptions says how strict a preflight is.
 type PreflightOptions struct {
-	// Strict makes a failed LLM request fatal whatever its cause (the
-	// `mvpaudit profile check` command). Otherwise only a refused
-	// credential is: a provider that does not answer is a finding of the
-	// checks, not a mistake in the profile.
+	// Strict makes every step fatal (the `mvpaudit profile check`
+	// command). Otherwise, before a run, only what leaves the audit
+	// without identities is: a login or provisioning flow the target
+	// refuses or answers without the captured credential, or an LLM
+	// route that refuses the credential. A whoami route that does not
+	// confirm the identity, or an LLM request that fails otherwise, may
+	// be the target's defect (authentication switched off, a provider
+	// down): the checks judge it, and the preflight notes it.
 	Strict bool
 	Log    func(format string, args ...any)
 }
@@ -72,9 +76,13 @@ func (t *Target) Preflight(ctx context.Context, o PreflightOptions) error {
 		return fail("an ordinary identity", err)
 	}
 	if err := t.confirm(ctx, c, u); err != nil {
-		return fail("an ordinary identity: whoami", err)
+		if o.Strict {
+			return fail("an ordinary identity: whoami", err)
+		}
+		logf("preflight: note: an ordinary identity %s, but whoami: %v (the checks judge it)", how, err)
+	} else {
+		logf("preflight: an ordinary identity %s; %s confirms it", how, t.Profile.Auth.Whoami.Path)
 	}
-	logf("preflight: an ordinary identity %s; %s confirms it", how, t.Profile.Auth.Whoami.Path)
 
 	if t.hasAdmin() {
 		a, err := t.NewAdmin(ctx, c)
@@ -82,9 +90,13 @@ func (t *Target) Preflight(ctx context.Context, o PreflightOptions) error {
 			return fail("the admin identity", err)
 		}
 		if err := t.confirm(ctx, c, a); err != nil {
-			return fail("the admin identity: whoami", err)
+			if o.Strict {
+				return fail("the admin identity: whoami", err)
+			}
+			logf("preflight: note: the admin identity logged in, but whoami: %v (the checks judge it)", err)
+		} else {
+			logf("preflight: the admin identity logged in; %s confirms it", t.Profile.Auth.Whoami.Path)
 		}
-		logf("preflight: the admin identity logged in; %s confirms it", t.Profile.Auth.Whoami.Path)
 	}
 
 	o2 := t.Profile.Orchestrate
