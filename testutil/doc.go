@@ -35,10 +35,14 @@
 //	                          without a port, the scheme's: 80 or 443)
 //	AUDIT_DATABASE_URL        external mode: the application's database URL
 //	AUDIT_REDIS_URL           external mode: the application's Redis URL
-//	AUDIT_ADMIN_EMAIL         external mode: an admin account for admin-route checks
-//	AUDIT_ADMIN_PASSWORD
+//	AUDIT_ADMIN_EMAIL         external mode: the reference profile's admin identity
+//	AUDIT_ADMIN_PASSWORD      (another profile names its own variables:
+//	                          identities.<name>.username_env, password_env)
 //	AUDIT_STACK_JSON          shared mode: descriptor of a running stack (JSON;
 //	                          set by mvpaudit run for its child, not by hand)
+//	AUDIT_POOL_JSON           the run's identities, registered once after the
+//	                          preflight (set by mvpaudit run for its child, not
+//	                          by hand; holds passwords, never written to a file)
 //	AUDIT_POLICY              policy file whose thresholds the checks use (read by
 //	                          audit; mvpaudit run sets it from -policy, and its
 //	                          verdict uses the same file)
