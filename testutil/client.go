@@ -93,26 +93,51 @@ type Response struct {
 	Body     []byte
 	Duration time.Duration
 
-	redact func(string) string
+	redact   func(string) string
+	dataPath string // the group's response.data
 }
 
 // JSON decodes the body into v.
+//
+// When the route's group says where an envelope keeps the payload
+// (response.data), the payload is decoded: checks read objects, not
+// envelopes.
 func (r *Response) JSON(v any) error {
-	if err := json.Unmarshal(r.Body, v); err != nil {
+	if err := json.Unmarshal(r.Payload(), v); err != nil {
 		return fmt.Errorf("%s %s: body is not the expected JSON: %w", r.Request.Method, r.Request.Path, err)
 	}
 	return nil
 }
 
+// Payload is the body, or, when the route's group names where an envelope
+// keeps its data (response.data), that part of it as JSON.
+func (r *Response) Payload() []byte {
+	if r.dataPath == "" {
+		return r.Body
+	}
+	v, ok, err := profile.Select(r.dataPath, r.Body)
+	if err != nil || !ok {
+		return r.Body
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return r.Body
+	}
+	return data
+}
+
 // Field returns a string in a JSON body: a top-level field by name, or
 // what a JSONPath ($...) selects (numbers and booleans as JSON writes them).
+//
+// A field name is looked up in the payload (see JSON); a JSONPath in the
+// whole body.
 func (r *Response) Field(name string) string {
 	if strings.HasPrefix(name, "$") {
 		s, _ := profile.SelectString(name, r.Body)
 		return s
 	}
 	var m map[string]any
-	if json.Unmarshal(r.Body, &m) != nil {
+	if json.Unmarshal(r.Payload(), &m) != nil {
 		return ""
 	}
 	s, _ := m[name].(string)
@@ -213,6 +238,7 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	defer hres.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(hres.Body, 8<<20))
 	res := &Response{Request: req, Status: hres.StatusCode, Header: hres.Header, Body: data,
+		dataPath: c.target.Profile.ResponseFor(req.Path).Data,
 		Duration: time.Since(start), redact: c.target.Redact}
 	if err != nil {
 		c.record(fmt.Sprintf("%s -> %d, body read error: %v", c.describe(req), res.Status, err))

@@ -144,7 +144,7 @@ func TestSharedModeComesFromAUDIT_STACK_JSON(t *testing.T) {
 }
 
 func TestDialectProfilesAreValid(t *testing.T) {
-	for _, name := range []string{"nested-jwt", "cookie-keys"} {
+	for _, name := range []string{"nested-jwt", "cookie-keys", "enveloped"} {
 		p, err := LoadProfile("profiles/" + name + ".yaml")
 		require.NoError(t, err, name)
 		assert.Contains(t, p.Name, name)

@@ -73,6 +73,11 @@ const (
 	// through POST /api/v1/keys and sent as x-api-key, and logs out with
 	// GET.
 	DialectCookieKeys = "cookie-keys"
+	// DialectEnveloped answers the management API as
+	// {"success","message","data"} with HTTP 200, failures included,
+	// logs in with a username instead of an e-mail address, has no
+	// refresh route, and serves a web page on unknown paths.
+	DialectEnveloped = "enveloped"
 )
 
 // Load reads the settings through getenv (os.Getenv in main) and validates
@@ -117,9 +122,9 @@ func Load(getenv func(string) string) (cfg Config, warnings []string, err error)
 		errs = append(errs, errors.New("APP_ENV: want development or production"))
 	}
 	switch cfg.APIDialect {
-	case DialectNative, DialectNestedJWT, DialectCookieKeys:
+	case DialectNative, DialectNestedJWT, DialectCookieKeys, DialectEnveloped:
 	default:
-		errs = append(errs, errors.New("API_DIALECT: want native, nested-jwt or cookie-keys"))
+		errs = append(errs, errors.New("API_DIALECT: want native, nested-jwt, cookie-keys or enveloped"))
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":

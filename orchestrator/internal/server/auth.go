@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 
@@ -32,19 +33,33 @@ func dummyPasswordHash() []byte {
 
 type credentials struct {
 	Email    string `json:"email"`
+	Username string `json:"username"` // the enveloped dialect's name for the account
 	Password string `json:"password"`
 	Role     string `json:"role"` // read only by the role-from-body defect
 }
 
-func (c *credentials) normalise() { c.Email = strings.ToLower(strings.TrimSpace(c.Email)) }
+func (c *credentials) normalise(dialect string) {
+	if dialect == config.DialectEnveloped {
+		c.Email = c.Username
+	}
+	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
+}
+
+// usernamePattern is what the enveloped dialect accepts as a username.
+var usernamePattern = regexp.MustCompile(`^[a-z0-9_.-]{3,64}$`)
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	var in credentials // unknown fields such as "role" are ignored on purpose
 	if !decode(w, r, &in, false) {
 		return
 	}
-	in.normalise()
-	if addr, err := mail.ParseAddress(in.Email); err != nil || addr.Address != in.Email || len(in.Email) > 254 {
+	in.normalise(s.cfg.APIDialect)
+	if s.cfg.APIDialect == config.DialectEnveloped {
+		if !usernamePattern.MatchString(in.Email) {
+			writeError(w, r, http.StatusBadRequest, "invalid_request", "username must be 3 to 64 letters, digits, '.', '_' or '-'")
+			return
+		}
+	} else if addr, err := mail.ParseAddress(in.Email); err != nil || addr.Address != in.Email || len(in.Email) > 254 {
 		writeError(w, r, http.StatusBadRequest, "invalid_request", "email is not a valid address")
 		return
 	}
@@ -79,7 +94,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in, false) {
 		return
 	}
-	in.normalise()
+	in.normalise(s.cfg.APIDialect)
 	if in.Email == "" || in.Password == "" {
 		writeError(w, r, http.StatusBadRequest, "invalid_request", "email and password are required")
 		return

@@ -78,3 +78,35 @@ func TestUnknownDialectIsRefused(t *testing.T) {
 	})
 	assert.ErrorContains(t, err, "API_DIALECT")
 }
+
+func TestEnvelopedDialectAnswersFailuresAs200(t *testing.T) {
+	h := newHarness(t, dialect(config.DialectEnveloped))
+	res, body := h.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": "alice", "password": "correct horse"})
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, true, body["success"])
+	res, body = h.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"username": "a@b", "password": "correct horse"})
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, false, body["success"], "a username with @ is refused, inside a 200")
+
+	res, body = h.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "alice", "password": "wrong horse"})
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, false, body["success"])
+	assert.Equal(t, "invalid email or password", body["message"])
+	res, body = h.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"username": "alice", "password": "correct horse"})
+	require.Equal(t, true, body["success"])
+	access := body["data"].(map[string]any)["access_token"].(string)
+
+	res, body = h.do(t, "GET", "/api/v1/me", "", nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, false, body["success"], "no token: refused inside a 200")
+	_, body = h.do(t, "GET", "/api/v1/me", access, nil)
+	assert.Equal(t, "alice", body["data"].(map[string]any)["email"])
+
+	res, _ = h.do(t, "GET", "/api/v1/orchestrate-nothing", "", nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "text/html; charset=utf-8", res.Header.Get("Content-Type"), "unknown paths get the web app")
+	res, _ = h.do(t, "GET", "/api/v1/models", "", nil)
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "the LLM routes keep their statuses")
+	res, _ = h.do(t, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": "x"})
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}

@@ -120,6 +120,8 @@ func (s *Server) routes() {
 	switch s.cfg.APIDialect {
 	case config.DialectNestedJWT:
 		m.HandleFunc("POST /api/v1/auth/refresh", s.refresh)
+	case config.DialectEnveloped:
+		m.HandleFunc("POST /api/v1/auth/logout", s.auth(s.logout))
 	case config.DialectCookieKeys:
 		m.HandleFunc("GET /api/v1/auth/logout", s.auth(s.logout))
 		m.HandleFunc("POST /api/v1/keys", s.auth(s.createKey))
@@ -145,7 +147,11 @@ func (s *Server) routes() {
 
 // Handler returns the public handler with every middleware applied.
 func (s *Server) Handler() http.Handler {
-	return s.recoverPanics(s.requestID(s.headers(s.cors(s.observe(s.limitBody(http.HandlerFunc(s.dispatch)))))))
+	var h http.Handler = http.HandlerFunc(s.dispatch)
+	if s.cfg.APIDialect == config.DialectEnveloped {
+		h = s.envelope(h)
+	}
+	return s.recoverPanics(s.requestID(s.headers(s.cors(s.observe(s.limitBody(h))))))
 }
 
 // dispatch routes, answering unknown routes and methods with the JSON
