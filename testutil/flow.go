@@ -120,6 +120,15 @@ func (t *Target) Unauthorized(res *Response) bool {
 	return res.Status == http.StatusUnauthorized || (res.Status/100 == 2 && !t.Succeeded(res))
 }
 
+// Refused reports whether an answer refuses the request: a 4xx status, or
+// a 2xx its route group's failure rule calls a failure. Targets that
+// answer every failure as 200 + success:false cannot say which refusal
+// (not found, forbidden, invalid) it was; checks that need the kind ask
+// for it only where Status can tell.
+func (t *Target) Refused(res *Response) bool {
+	return res.Status/100 == 4 || (res.Status/100 == 2 && !t.Succeeded(res))
+}
+
 // LoginRequest is the login flow's first step for a username and password,
 // as a request a check may vary (headers, label) and send as a probe.
 func (t *Target) LoginRequest(username, password string) (Request, error) {
