@@ -73,8 +73,8 @@ func TestSEC_EXP_001_NoDebugEndpoints(t *testing.T) {
 
 var versionSegment = regexp.MustCompile(`/v([1-9][0-9]*)/`)
 
-// previousVersion is path one API version back (/api/v2/models becomes
-// /api/v1/models), when path has a version segment.
+// previousVersion is path one API version back (/v2/models becomes
+// /v1/models), when path has a version segment.
 func previousVersion(path string) (string, bool) {
 	m := versionSegment.FindStringSubmatchIndex(path)
 	if m == nil {
