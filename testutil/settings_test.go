@@ -81,18 +81,27 @@ func TestSettingRefusesAnUnknownConcept(t *testing.T) {
 	}
 }
 
-func TestTheReferenceProfileMapsEveryConceptItsChecksRead(t *testing.T) {
-	// The reference orchestrator is audited with the same keys the checks
-	// named before they spoke in concepts; registration_open and
-	// bind_address are concepts it has no setting for.
+// The reference orchestrator is audited with the very keys the checks
+// named before they spoke in concepts, so their verdicts on it are
+// unchanged; registration_open and bind_address are concepts it has no
+// setting for.
+func TestTheReferenceProfileMapsTheKeysTheChecksRead(t *testing.T) {
+	want := map[string]string{
+		"environment": "APP_ENV", "database_url": "DATABASE_URL", "redis_url": "REDIS_URL",
+		"signing_secret": "JWT_SECRET", "token_issuer": "JWT_ISSUER", "token_audience": "JWT_AUDIENCE",
+		"auth_switch": "ENABLE_AUTH", "mock_switch": "USE_MOCK", "provider_timeout": "PROVIDER_TIMEOUT",
+		"rate_limit": "RATE_LIMIT_PER_MINUTE", "login_rate_limit": "LOGIN_RATE_LIMIT_PER_MINUTE",
+		"cors_origins": "CORS_ALLOWED_ORIGINS", "openai_key": "OPENAI_API_KEY", "anthropic_key": "ANTHROPIC_API_KEY",
+		"shutdown_timeout": "SHUTDOWN_TIMEOUT", "db_max_conns": "DB_MAX_CONNS", "max_body_bytes": "MAX_BODY_BYTES",
+		"access_token_ttl": "ACCESS_TOKEN_TTL", "refresh_token_ttl": "REFRESH_TOKEN_TTL", "system_prompt": "SYSTEM_PROMPT",
+	}
 	p := ReferenceProfile()
 	for concept := range profile.Concepts {
-		if concept == "registration_open" || concept == "bind_address" {
-			continue
-		}
-		_, ok := p.Setting(concept)
-		assert.True(t, ok, "config.settings.%s", concept)
+		key, ok := p.Setting(concept)
+		assert.Equal(t, want[concept], key, "config.settings.%s", concept)
+		assert.Equal(t, want[concept] != "", ok, "config.settings.%s", concept)
 	}
+	assert.Equal(t, "conversations", p.Conversations.Table)
 }
 
 func TestEnvSecretsFollowTheProfilesSecretConcepts(t *testing.T) {
