@@ -273,6 +273,55 @@ func (r Rules) ScanDir(base, dir string) ([]Finding, error) {
 	return out, err
 }
 
+// conceptCalls are the functions that take a setting concept by name: the
+// target's lookups and the sections' helpers around them.
+var conceptCalls = []string{"Setting", "SettingKey", "NoSetting", "switchSetting", "mappedSettings", "limitFromEnv", "ProviderKeyProblems"}
+
+var conceptShape = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// UnknownConcepts parses one Go file and returns the concept-shaped string
+// literals (lower_snake_case) passed to a function that takes a setting
+// concept (conceptCalls) that are not in profile.Concepts: a typo that would
+// otherwise only fail when the check runs against a target.
+func UnknownConcepts(fset *token.FileSet, filename string, src any) ([]Finding, error) {
+	f, err := parser.ParseFile(fset, filename, src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	var out []Finding
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		name := ""
+		switch fn := call.Fun.(type) {
+		case *ast.Ident:
+			name = fn.Name
+		case *ast.SelectorExpr:
+			name = fn.Sel.Name
+		}
+		if !slices.Contains(conceptCalls, name) {
+			return true
+		}
+		for _, arg := range call.Args {
+			lit, ok := arg.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				continue
+			}
+			s, err := strconv.Unquote(lit.Value)
+			if err != nil || !conceptShape.MatchString(s) {
+				continue
+			}
+			if _, known := profile.Concepts[s]; !known {
+				out = append(out, Finding{Pos: fset.Position(lit.Pos()), Literal: s, Why: "not a setting concept (profile.Concepts) passed to " + name})
+			}
+		}
+		return true
+	})
+	return out, nil
+}
+
 // Allowed is a literal a file may hold although the rules catch it (a
 // generic probe any gateway may answer), and why.
 type Allowed struct {

@@ -81,6 +81,40 @@ func TestChecksHoldNoReferenceLiterals(t *testing.T) {
 	}
 }
 
+// A concept the checks name must be one the audit knows: Target.Setting
+// fails a misspelt one, but only when the check runs against a target.
+func TestChecksNameKnownConcepts(t *testing.T) {
+	root := moduleRoot(t)
+	fset := token.NewFileSet()
+	scanned := 0
+	for _, dir := range sections {
+		files, err := filepath.Glob(filepath.Join(root, dir, "*.go"))
+		require.NoError(t, err)
+		sub, err := filepath.Glob(filepath.Join(root, dir, "*", "*.go"))
+		require.NoError(t, err)
+		for _, f := range append(files, sub...) {
+			rel, err := filepath.Rel(root, f)
+			require.NoError(t, err)
+			src, err := os.ReadFile(f)
+			require.NoError(t, err)
+			found, err := UnknownConcepts(fset, filepath.ToSlash(rel), src)
+			require.NoError(t, err)
+			for _, x := range found {
+				t.Error(x)
+			}
+			scanned++
+		}
+	}
+	require.NotZero(t, scanned)
+
+	found, err := UnknownConcepts(token.NewFileSet(), "x_test.go", `package x
+func f() { tgt.SettingKey(t, "mock_swich"); tgt.Setting(t, "rate_limit"); limitFromEnv(t, tgt, "login_limit", 10); g("not_a_concept") }`)
+	require.NoError(t, err)
+	require.Len(t, found, 2)
+	assert.Equal(t, `x_test.go:2: "mock_swich" — not a setting concept (profile.Concepts) passed to SettingKey`, found[0].String())
+	assert.Equal(t, "login_limit", found[1].Literal)
+}
+
 func TestTheReferenceRulesCoverTheProfile(t *testing.T) {
 	r := referenceRules(t, moduleRoot(t))
 	for _, route := range []string{"/health", "/ready", "/version", "/api/v1/auth/register", "/api/v1/auth/login",
