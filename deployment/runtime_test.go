@@ -55,25 +55,49 @@ func lastLine(logs string) string {
 	return lines[len(lines)-1]
 }
 
+// mapped is one setting concept and the target's key for it.
+type mapped struct{ concept, key string }
+
+// mappedSettings returns the target's keys for the concepts its profile
+// maps, in the order given, or ends the check as not applicable when it
+// maps none of them.
+func mappedSettings(t *testing.T, tgt *testutil.Target, concepts ...string) []mapped {
+	t.Helper()
+	var out []mapped
+	for _, concept := range concepts {
+		if key, ok := tgt.Setting(t, concept); ok {
+			out = append(out, mapped{concept, key})
+		}
+	}
+	if len(out) == 0 {
+		audit.NotApplicable(t, "the target has no setting for any of "+strings.Join(concepts, ", ")+" (config.settings), per its profile")
+	}
+	return out
+}
+
 func TestDEP_RUN_001_RefusesMissingSettings(t *testing.T) {
 	audit.Begin(t, "DEP-RUN-001")
 	tgt := use(t)
+	settings := mappedSettings(t, tgt, "database_url", "redis_url", "signing_secret")
 	tgt.Need(t, testutil.CapContainers)
-	for _, key := range []string{"DATABASE_URL", "REDIS_URL", "JWT_SECRET"} {
-		refusal(t, tgt, key+" unset", key, func(env map[string]string) { delete(env, key) })
+	for _, s := range settings {
+		refusal(t, tgt, s.key+" ("+s.concept+") unset", s.key, func(env map[string]string) { delete(env, s.key) })
 	}
 }
 
 func TestDEP_RUN_002_RefusesInvalidSettings(t *testing.T) {
 	audit.Begin(t, "DEP-RUN-002")
 	tgt := use(t)
+	bad := map[string]string{
+		"provider_timeout": "banana",
+		"rate_limit":       "-5",
+		"database_url":     "not a url",
+	}
+	settings := mappedSettings(t, tgt, "provider_timeout", "rate_limit", "database_url")
 	tgt.Need(t, testutil.CapContainers)
-	for key, bad := range map[string]string{
-		"PROVIDER_TIMEOUT":      "banana",
-		"RATE_LIMIT_PER_MINUTE": "-5",
-		"DATABASE_URL":          "not a url",
-	} {
-		refusal(t, tgt, key+"="+bad, key, func(env map[string]string) { env[key] = bad })
+	for _, s := range settings {
+		value := bad[s.concept]
+		refusal(t, tgt, s.key+"="+value, s.key, func(env map[string]string) { env[s.key] = value })
 	}
 }
 
@@ -82,9 +106,14 @@ func TestDEP_RUN_003_GracefulDrainOnSIGTERM(t *testing.T) {
 	tgt := use(t)
 	tgt.Need(t, testutil.CapContainers, testutil.CapProvider)
 	ctx := t.Context()
-	drain := 20 * time.Second
-	if d, err := time.ParseDuration(tgt.Env.Get("SHUTDOWN_TIMEOUT")); err == nil && d > 0 {
-		drain = d
+	// The drain the target is configured for (a Go duration, as the
+	// reference orchestrator writes it), or 20 s.
+	drain, drainFrom := 20*time.Second, testutil.NoSetting("shutdown_timeout")+": the audit's default"
+	if key, ok := tgt.Setting(t, "shutdown_timeout"); ok {
+		drainFrom = key + " (shutdown_timeout) unset or not a duration: the audit's default"
+		if d, err := time.ParseDuration(tgt.Env.Get(key)); err == nil && d > 0 {
+			drain, drainFrom = d, key+" (shutdown_timeout)"
+		}
 	}
 	o, err := tgt.StartOneOff(t, func(map[string]string) {}, startupWait)
 	require.NoError(t, err)
@@ -139,8 +168,8 @@ func TestDEP_RUN_003_GracefulDrainOnSIGTERM(t *testing.T) {
 	exited := time.Since(signalled)
 	wg.Wait()
 	require.NoError(t, err, "wait for the one-off to exit")
-	audit.Evidence(t, "SIGTERM with a request in flight: the request ended %s after the signal with %d (%v); the process exited with %d after %s (SHUTDOWN_TIMEOUT %s)",
-		finished.Sub(signalled).Round(time.Millisecond), status, reqErr, code, exited.Round(time.Millisecond), drain)
+	audit.Evidence(t, "SIGTERM with a request in flight: the request ended %s after the signal with %d (%v); the process exited with %d after %s (drain %s from %s)",
+		finished.Sub(signalled).Round(time.Millisecond), status, reqErr, code, exited.Round(time.Millisecond), drain, drainFrom)
 	if reqErr != nil || status != http.StatusOK {
 		t.Errorf("SIGTERM cut the in-flight orchestrate request (status %d, error %v): deployments drop user requests", status, reqErr)
 	}
@@ -148,7 +177,7 @@ func TestDEP_RUN_003_GracefulDrainOnSIGTERM(t *testing.T) {
 		t.Errorf("after SIGTERM the process exited with status %d, want 0", code)
 	}
 	if exited > drain+2*time.Second {
-		t.Errorf("after SIGTERM the process took %s to exit, more than SHUTDOWN_TIMEOUT %s", exited.Round(time.Millisecond), drain)
+		t.Errorf("after SIGTERM the process took %s to exit, more than the drain of %s from %s", exited.Round(time.Millisecond), drain, drainFrom)
 	}
 }
 

@@ -8,5 +8,9 @@
 // and container control for some checks, which are not evaluated without.
 // REL-MIG-001 also reads the target's migration files (the profile's
 // migrations.dir; for an external target only from a profile the user gives,
-// AUDIT_PROFILE); INF-PG-006 and REL-RES-003 read the audited env file.
+// AUDIT_PROFILE); INF-PG-006 and REL-RES-003 read the audited env file:
+// the settings the profile maps to the database pool's size (db_max_conns;
+// without one INF-PG-006 is not applicable) and to the provider timeout
+// (provider_timeout; without one REL-RES-003 judges against the policy's
+// longest timeout).
 package infrastructure

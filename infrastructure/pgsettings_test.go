@@ -91,12 +91,13 @@ var defaultDatabaseLogins = [][2]string{{"postgres", "postgres"}, {"postgres", "
 func TestINF_PG_006_ConnectionLimitsFitPool(t *testing.T) {
 	check := audit.Begin(t, "INF-PG-006")
 	tgt := use(t)
+	key := tgt.SettingKey(t, "db_max_conns")
 	tgt.Need(t, testutil.CapDatabase)
 	tgt.Need(t, testutil.CapEnvFile)
 	replicas := int(check.Threshold("replicas"))
-	pool, err := strconv.Atoi(tgt.Env.Get("DB_MAX_CONNS"))
+	pool, err := strconv.Atoi(tgt.Env.Get(key))
 	if err != nil || pool <= 0 {
-		t.Errorf("DB_MAX_CONNS = %q: the application's pool size is not set, so its demand on PostgreSQL is unbounded or unknown", tgt.Env.Get("DB_MAX_CONNS"))
+		t.Errorf("%s (db_max_conns) = %q: the application's pool size is not set, so its demand on PostgreSQL is unbounded or unknown", key, tgt.Env.Get(key))
 		return
 	}
 	maxConns, _ := strconv.Atoi(setting(t, tgt, "max_connections"))
@@ -109,8 +110,8 @@ func TestINF_PG_006_ConnectionLimitsFitPool(t *testing.T) {
 		pool, replicas, need, maxConns, reserved, available, roleLimit)
 	audit.Metric(t, "connection_headroom", float64(available-need), "connections")
 	if need > available {
-		t.Errorf("%d replicas with DB_MAX_CONNS=%d need %d connections, the server offers %d (max_connections %d - %d reserved): scaling out will fail",
-			replicas, pool, need, available, maxConns, reserved)
+		t.Errorf("%d replicas with %s=%d need %d connections, the server offers %d (max_connections %d - %d reserved): scaling out will fail",
+			replicas, key, pool, need, available, maxConns, reserved)
 	}
 	if roleLimit >= 0 && roleLimit < need {
 		t.Errorf("the application role's CONNECTION LIMIT %d is below the %d its replicas' pools need", roleLimit, need)

@@ -64,8 +64,8 @@ func TestINF_PG_001_TLSInUse(t *testing.T) {
 		WHERE a.usename = $1 AND a.application_name <> $2`, dbUser(tgt), testutil.AuditApplicationName).Scan(&total, &plain))
 	audit.Evidence(t, "%d connections of the application role %q (the audit's own left out), %d without TLS", total, dbUser(tgt), plain)
 	if plain > 0 {
-		t.Errorf("%d connections of the application role %q do not use TLS; set sslmode=require or verify-full in DATABASE_URL",
-			plain, dbUser(tgt))
+		t.Errorf("%d connections of the application role %q do not use TLS; set sslmode=require or verify-full in %s",
+			plain, dbUser(tgt), databaseURLSetting(t, tgt))
 	}
 }
 
@@ -118,4 +118,14 @@ func TestINF_PG_005_NoDangerousCapabilities(t *testing.T) {
 
 func dbUser(tgt *testutil.Target) string {
 	return tgt.DB.Config().ConnConfig.User
+}
+
+// databaseURLSetting names the setting that holds the application's
+// database URL, for remediation text.
+func databaseURLSetting(t *testing.T, tgt *testutil.Target) string {
+	t.Helper()
+	if key, ok := tgt.Setting(t, "database_url"); ok {
+		return key + " (database_url)"
+	}
+	return "the application's database connection URL"
 }

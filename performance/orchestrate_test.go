@@ -90,7 +90,7 @@ func loadOrchestrate(t *testing.T, tgt *testutil.Target) func(ctx context.Contex
 // (enough that the load stays under the per-user rate limit: it measures
 // latency, not the limiter).
 func runOrchestrate(ctx context.Context, t *testing.T, tgt *testutil.Target, base string) (timing.Measurement, error) {
-	perUser := limitPerMinute(tgt) / 2
+	perUser := limitPerMinute(t, tgt) / 2
 	accounts, err := users(ctx, tgt, tgt.Client(t).Setup(), orchestrateRate*int(orchestrateDuration.Seconds())/perUser+1)
 	if err != nil {
 		return timing.Measurement{}, fmt.Errorf("log in the load's users: %w", err)
@@ -119,10 +119,16 @@ func runOrchestrate(ctx context.Context, t *testing.T, tgt *testutil.Target, bas
 	}), nil
 }
 
-// limitPerMinute is the audited per-user orchestrate limit (default 60).
-func limitPerMinute(tgt *testutil.Target) int {
+// limitPerMinute is the audited per-user orchestrate limit, the setting of
+// the rate_limit concept (default 60, also for a target without one).
+func limitPerMinute(t *testing.T, tgt *testutil.Target) int {
+	t.Helper()
+	key, ok := tgt.Setting(t, "rate_limit")
+	if !ok {
+		return 60
+	}
 	var n int
-	if _, err := fmt.Sscan(tgt.Env.Get("RATE_LIMIT_PER_MINUTE"), &n); err == nil && n > 0 {
+	if _, err := fmt.Sscan(tgt.Env.Get(key), &n); err == nil && n > 0 {
 		return n
 	}
 	return 60
@@ -265,7 +271,7 @@ func TestPRF_RATE_001_RateLimitExactUnderConcurrency(t *testing.T) {
 	ctx := t.Context()
 	c := tgt.Client(t).WithTimeout(20 * time.Second).ExpectThrottling()
 	u := tgt.RequireFreshUser(t, c)
-	limit := limitPerMinute(tgt)
+	limit := limitPerMinute(t, tgt)
 	// A fixed one-minute window would let a burst straddling the boundary
 	// through twice; start well inside a minute.
 	if left := time.Minute - time.Duration(time.Now().Unix()%60)*time.Second; left < 10*time.Second {

@@ -192,6 +192,11 @@ type Conversations struct {
 	MessagesField string `yaml:"messages_field,omitempty" json:"messages_field,omitempty"`
 	LimitParam    string `yaml:"limit_param,omitempty" json:"limit_param,omitempty"`
 	OffsetParam   string `yaml:"offset_param,omitempty" json:"offset_param,omitempty"`
+	// Table optionally names the database table (table or schema.table)
+	// that stores one row per conversation, its id column holding the id
+	// the API answers; the checks look for a created conversation there,
+	// and leave that part out without it.
+	Table string `yaml:"table,omitempty" json:"table,omitempty"`
 }
 
 // Route is one method and path; {id} stands for an object id.

@@ -94,6 +94,7 @@ func TestEachKindOfMistakeIsNamed(t *testing.T) {
 			"identities.alice: is neither given"},
 		{"unknown setting concept", "protected:", "config: {settings: {jwt: JWT_SECRET}}\nprotected:", "config.settings.jwt: is not a concept"},
 		{"format", "format: openai", "format: gemini", `orchestrate.format: "gemini"`},
+		{"conversation table without a route", "protected:", "conversations: {table: chats}\nprotected:", "conversations.table: needs conversations.path"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -132,6 +132,9 @@ func (p Profile) Validate() error {
 	}
 	v.path("orchestrate.models_path", p.Orchestrate.ModelsPath, false)
 	v.path("conversations.path", p.Conversations.Path, false)
+	if p.Conversations.Table != "" && p.Conversations.Path == "" {
+		v.addf("conversations.table", "needs conversations.path: the table stores the route's conversations")
+	}
 
 	if len(p.Protected) == 0 {
 		v.addf("protected", "at least one route is required")

@@ -12,8 +12,15 @@ import (
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
-// limitFromEnv reads a per-minute limit from the audited config, or def.
-func limitFromEnv(tgt *testutil.Target, key string, def int) int {
+// limitFromEnv reads a per-minute limit, the setting of a concept, from
+// the audited config, or def when the target has no such setting or the
+// config does not set it.
+func limitFromEnv(t *testing.T, tgt *testutil.Target, concept string, def int) int {
+	t.Helper()
+	key, ok := tgt.Setting(t, concept)
+	if !ok {
+		return def
+	}
 	if n, err := strconv.Atoi(tgt.Env.Get(key)); err == nil && n > 0 {
 		return n
 	}
@@ -25,7 +32,7 @@ func TestSEC_RATE_001_OrchestrateRateLimited(t *testing.T) {
 	tgt := use(t)
 	c := tgt.Client(t).WithTimeout(0).ExpectThrottling()
 	u := tgt.RequireFreshUser(t, c)
-	limit := limitFromEnv(tgt, "RATE_LIMIT_PER_MINUTE", 60)
+	limit := limitFromEnv(t, tgt, "rate_limit", 60)
 	body := tgt.Profile.OrchestrateBody("", "rate probe "+u.Email) // identical: served from the cache after the first
 	// A window may roll over during the burst, so allow two windows' worth.
 	var limited *testutil.Response
@@ -64,7 +71,7 @@ func TestSEC_AUTH_003_LoginBruteForceThrottled(t *testing.T) {
 	tgt := use(t)
 	c := tgt.Client(t).ExpectThrottling()
 	u := tgt.RequireFreshUser(t, c)
-	limit := limitFromEnv(tgt, "LOGIN_RATE_LIMIT_PER_MINUTE", 10)
+	limit := limitFromEnv(t, tgt, "login_rate_limit", 10)
 	p, err := tgt.LoginRequest(u.Email, "")
 	testutil.RequireNoError(t, err, "the profile's login request")
 	throttledAt := 0

@@ -4,5 +4,9 @@
 // A GO must mean an attacker with the public API gets nothing.
 //
 // Needs: the target's base URL; the audited env file for checks that forge
-// otherwise valid tokens with the real signing key (not evaluated without).
+// otherwise valid tokens with the real signing key (the setting the profile
+// maps to signing_secret; not evaluated without) or look for the system
+// prompt (system_prompt; not applicable when the profile maps none).
+// Configured limits (rate_limit, login_rate_limit) are read when the
+// profile maps them, with defaults otherwise.
 package security

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,8 +54,12 @@ func TestSEC_EXP_001_NoDebugEndpoints(t *testing.T) {
 	tgt := use(t)
 	c := tgt.Client(t)
 	ca := catchAll(t, tgt)
-	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=2", "/debug/vars",
-		"/metrics", "/swagger/", "/swagger/index.html", "/docs", "/openapi.json", "/graphql", "/admin", "/actuator", "/api/v0/models"} {
+	paths := []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=2", "/debug/vars",
+		"/metrics", "/swagger/", "/swagger/index.html", "/docs", "/openapi.json", "/graphql", "/admin", "/actuator"}
+	if old, ok := previousVersion(tgt.Profile.Orchestrate.ModelsPath); ok {
+		paths = append(paths, old) // a retired API version left mounted
+	}
+	for _, path := range paths {
 		res, err := c.Get(t.Context(), path, "")
 		require.NoError(t, err)
 		if ca.Serves(res) {
@@ -64,6 +69,19 @@ func TestSEC_EXP_001_NoDebugEndpoints(t *testing.T) {
 			t.Errorf("GET %s on the public listener: status = %d, want 404 or 401", path, res.Status)
 		}
 	}
+}
+
+var versionSegment = regexp.MustCompile(`/v([1-9][0-9]*)/`)
+
+// previousVersion is path one API version back (/v2/models becomes
+// /v1/models), when path has a version segment.
+func previousVersion(path string) (string, bool) {
+	m := versionSegment.FindStringSubmatchIndex(path)
+	if m == nil {
+		return "", false
+	}
+	n, _ := strconv.Atoi(path[m[2]:m[3]])
+	return path[:m[2]] + strconv.Itoa(n-1) + path[m[3]:], true
 }
 
 var leakedFile = regexp.MustCompile(`(?i)([A-Z_]+(KEY|SECRET|PASSWORD)=|\[core\]|ref: refs/|services:|FROM \w+)`)
@@ -90,9 +108,11 @@ func TestSEC_CORS_001_StrictOrigins(t *testing.T) {
 	audit.Begin(t, "SEC-CORS-001")
 	tgt := use(t)
 	c := tgt.Client(t)
+	// The first allowed origin, when the target has a CORS setting, gives
+	// look-alike origins to try.
 	allowed := ""
-	if tgt.Has(testutil.CapEnvFile) {
-		allowed = strings.TrimSpace(strings.Split(tgt.Env.Get("CORS_ALLOWED_ORIGINS"), ",")[0])
+	if key, ok := tgt.Setting(t, "cors_origins"); ok && tgt.Has(testutil.CapEnvFile) {
+		allowed = strings.TrimSpace(strings.Split(tgt.Env.Get(key), ",")[0])
 	}
 	hostile := []string{"https://evil.example", "null"}
 	if strings.HasPrefix(allowed, "https://") {

@@ -128,6 +128,12 @@ func TestSEC_INJ_002_NoHeaderInjection(t *testing.T) {
 	audit.Begin(t, "SEC-INJ-002")
 	tgt := use(t)
 	live := tgt.Profile.Health.Liveness
+	// The identity route spelt with an inner double slash: a router that
+	// cleans the path may redirect, building the Location from Host.
+	me := tgt.Profile.Auth.Whoami.Path
+	if v, ok := routeVariants(me)["inner double slash"]; ok {
+		me = v
+	}
 	crlf := "%0d%0aX-Injected:%201%0d%0aSet-Cookie:%20injected=1"
 	requests := map[string]string{
 		"CRLF in the query":       "GET " + live + "?next=" + crlf + " HTTP/1.1\r\nHost: localhost\r\n\r\n",
@@ -135,8 +141,8 @@ func TestSEC_INJ_002_NoHeaderInjection(t *testing.T) {
 		"encoded CRLF in the ID":  "GET " + live + " HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: a" + crlf + "\r\n\r\n",
 		"markup in the ID":        "GET " + live + " HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: <script>alert(1)</script>\r\n\r\n",
 		"overlong ID":             "GET " + live + " HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: " + strings.Repeat("a", 300) + "\r\n\r\n",
-		"Host evil.example":       "GET /api/v1//me HTTP/1.1\r\nHost: evil.example\r\n\r\n",
-		"X-Forwarded-Host":        "GET /api/v1//me HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-Host: evil.example\r\n\r\n",
+		"Host evil.example":       "GET " + me + " HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+		"X-Forwarded-Host":        "GET " + me + " HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-Host: evil.example\r\n\r\n",
 		"raw CR LF in the header": "GET " + live + " HTTP/1.1\r\nHost: localhost\r\nX-Request-ID: a\rX-Injected: 1\r\n\r\n",
 	}
 	answered := 0

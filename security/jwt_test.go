@@ -2,6 +2,7 @@ package security
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +114,13 @@ func TestSEC_JWT_005_NoBlankOrCommonSecret(t *testing.T) {
 		probeToken(t, c, tgt.Profile.Auth.Whoami.Path, alg+" with an empty key", forged)
 	}
 	// Offline: no well-known secret verifies a genuine token.
-	for _, guess := range weakSecrets {
+	guesses := append([]string{}, weakSecrets...)
+	for _, g := range nameGuesses(tgt.Profile.Name) {
+		if !slices.Contains(guesses, g) {
+			guesses = append(guesses, g)
+		}
+	}
+	for _, guess := range guesses {
 		ok, err := jwtforge.VerifyHMAC(u.AccessToken, []byte(guess))
 		if err != nil {
 			audit.Evidence(t, "offline crack skipped: %v", err)
@@ -124,7 +131,7 @@ func TestSEC_JWT_005_NoBlankOrCommonSecret(t *testing.T) {
 			return
 		}
 	}
-	audit.Evidence(t, "offline: %d well-known secrets tried against a genuine token, none verifies", len(weakSecrets))
+	audit.Evidence(t, "offline: %d well-known secrets tried against a genuine token, none verifies", len(guesses))
 }
 
 // weakSecrets are signing keys seen in tutorials, templates and defaults.
@@ -132,30 +139,52 @@ var weakSecrets = []string{"", "secret", "Secret", "SECRET", "secretkey", "secre
 	"jwtsecret", "jwt-secret", "changeme", "change-me", "change-me-in-production", "changeit", "your-256-bit-secret",
 	"your_jwt_secret", "your-secret-key", "supersecret", "super-secret", "mysecret", "my-secret", "s3cr3t",
 	"password", "admin", "test", "dev", "development", "key", "private", "default", "123456", "1234567890",
-	"qwerty", "ultra", "ultra-llm-orchestrator", "orchestrator", "token", "hmac", "HS256"}
+	"qwerty", "orchestrator", "gateway", "token", "hmac", "HS256"}
 
-// realKey returns the audited signing key, or skips: forging an otherwise
-// valid token needs it, and without it the check is not evaluated.
-func realKey(t *testing.T, tgt *testutil.Target) []byte {
-	t.Helper()
-	tgt.Need(t, testutil.CapEnvFile)
-	k := tgt.Env.Get("JWT_SECRET")
-	if k == "" {
-		t.Skip("not evaluated: the audited config has no JWT_SECRET to forge valid tokens with")
+// nameGuesses are secrets made of the target's own name (the profile's):
+// the whole name and each of its words.
+func nameGuesses(name string) []string {
+	if name == "" {
+		return nil
 	}
-	return []byte(k)
+	out := []string{name}
+	for _, w := range strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' || r == ' ' }) {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// realKey returns the audited signing key and its setting's name, or
+// skips: forging an otherwise valid token needs it, and without it the
+// check is not evaluated. A target with no signing-secret setting may
+// still sign its tokens (with a key elsewhere), so that too is not
+// evaluated rather than not applicable.
+func realKey(t *testing.T, tgt *testutil.Target) ([]byte, string) {
+	t.Helper()
+	name, ok := tgt.Setting(t, "signing_secret")
+	if !ok {
+		audit.NotEvaluated(t, testutil.NoSetting("signing_secret")+": no key to forge valid tokens with")
+	}
+	tgt.Need(t, testutil.CapEnvFile)
+	k := tgt.Env.Get(name)
+	if k == "" {
+		audit.NotEvaluated(t, "the audited config sets no "+name+" (signing_secret) to forge valid tokens with")
+	}
+	return []byte(k), name
 }
 
 func TestSEC_JWT_009_TimeClaimsEnforced(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-009")
 	tgt, c, _, tok := session(t)
-	key := realKey(t, tgt)
+	key, name := realKey(t, tgt)
 	now := time.Now().Unix()
 	baseline, err := jwtforge.SignHMAC(tok, "HS256", key)
 	require.NoError(t, err)
 	res, err := c.Get(t.Context(), tgt.Profile.Auth.Whoami.Path, baseline)
 	require.NoError(t, err)
-	testutil.Require(t, res.Status == http.StatusOK, "a token re-signed with the audited key is accepted (is JWT_SECRET the running one?)")
+	testutil.Require(t, res.Status == http.StatusOK, "a token re-signed with the audited key is accepted (is %s the running one?)", name)
 	cases := map[string]map[string]any{
 		"exp 2 minutes ago": {"exp": now - 120},
 		"no exp claim":      {"exp": nil},
@@ -173,7 +202,7 @@ func TestSEC_JWT_009_TimeClaimsEnforced(t *testing.T) {
 func TestSEC_JWT_010_IssuerAndAudience(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-010")
 	tgt, c, _, tok := session(t)
-	key := realKey(t, tgt)
+	key, _ := realKey(t, tgt)
 	for what, change := range map[string]map[string]any{
 		"iss https://evil.example": {"iss": "https://evil.example"},
 		"aud other-service":        {"aud": "other-service"},

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -77,9 +78,28 @@ func TestSEC_JWT_002_MalformedTokensAndPlacements(t *testing.T) {
 	audit.Evidence(t, "%d malformed tokens and %d non-standard placements probed", len(malformed), len(placements))
 }
 
-// publicKeyPaths are where services publish verification keys.
-var publicKeyPaths = []string{"/.well-known/jwks.json", "/jwks.json", "/.well-known/openid-configuration",
-	"/api/v1/auth/jwks", "/api/v1/auth/.well-known/jwks.json", "/public.pem", "/jwt.pub"}
+// wellKnownKeyPaths are where services commonly publish verification keys.
+var wellKnownKeyPaths = []string{"/.well-known/jwks.json", "/jwks.json", "/.well-known/openid-configuration", "/public.pem", "/jwt.pub"}
+
+// publicKeyPaths are the well-known key paths, then the same beside the
+// target's login route (the directory of each login step: /auth/login
+// gives /auth/jwks and /auth/.well-known/jwks.json).
+func publicKeyPaths(p testutil.Profile) []string {
+	paths := append([]string{}, wellKnownKeyPaths...)
+	for _, step := range p.Auth.Login {
+		login, _, _ := strings.Cut(step.Path, "?")
+		dir := path.Dir(login)
+		if dir == "/" || strings.Contains(dir, "{{") {
+			continue // the well-known paths cover the root
+		}
+		for _, kp := range []string{dir + "/jwks", dir + "/.well-known/jwks.json"} {
+			if !slices.Contains(paths, kp) {
+				paths = append(paths, kp)
+			}
+		}
+	}
+	return paths
+}
 
 func TestSEC_JWT_006_NoAlgorithmConfusion(t *testing.T) {
 	audit.Begin(t, "SEC-JWT-006")
@@ -95,7 +115,8 @@ func TestSEC_JWT_006_NoAlgorithmConfusion(t *testing.T) {
 	}
 	// Every published public key used as an HMAC secret (CVE-2016-10555).
 	var keys []*rsa.PublicKey
-	for _, p := range publicKeyPaths {
+	keyPaths := publicKeyPaths(tgt.Profile)
+	for _, p := range keyPaths {
 		res, err := c.Get(t.Context(), p, "")
 		require.NoError(t, err)
 		if res.Status == http.StatusOK {
@@ -114,7 +135,7 @@ func TestSEC_JWT_006_NoAlgorithmConfusion(t *testing.T) {
 			probeToken(t, c, me, fmt.Sprintf("HS256 keyed with published key %d as %s", i+1, what), forged)
 		}
 	}
-	audit.Evidence(t, "%d published RSA public keys found at %d well-known paths; alg relabelling probed with 4 algorithms", len(keys), len(publicKeyPaths))
+	audit.Evidence(t, "%d published RSA public keys found at %d well-known paths; alg relabelling probed with 4 algorithms", len(keys), len(keyPaths))
 }
 
 // publishedRSAKeys reads RSA keys from a JWKS document or a PEM file.

@@ -275,7 +275,7 @@ func TestSEC_AUTHZ_004_NoSensitivePropertiesInResponses(t *testing.T) {
 		reads = append(reads, res)
 	}
 
-	secrets := tgt.Env.Secrets()
+	secrets := tgt.EnvSecrets()
 	for _, r := range reads {
 		if m := sensitiveValue.Find(r.Body); m != nil {
 			t.Errorf("%s %s answers a sensitive property (%s...); %s", r.Request.Method, r.Request.Path, excerptString(string(m), 12), r)

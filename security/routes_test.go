@@ -31,19 +31,27 @@ func TestSEC_AUTH_001_AuthenticationOnAtRuntime(t *testing.T) {
 		}
 	}
 
-	// Container control: the same image and settings with ENABLE_AUTH=false
-	// must refuse to start, or at least not serve protected routes.
-	if !tgt.Has(testutil.CapContainers) {
-		audit.Evidence(t, "start-up with ENABLE_AUTH=false not tried: %s not available", testutil.CapContainers)
+	// Container control: the same image and settings with the
+	// authentication switch off must refuse to start, or at least not
+	// serve protected routes. A target without such a switch cannot be
+	// started that way.
+	key, ok := tgt.Setting(t, "auth_switch")
+	if !ok {
+		audit.Evidence(t, "start-up with authentication switched off not tried: %s", testutil.NoSetting("auth_switch"))
 		return
 	}
-	o, err := tgt.StartOneOff(t, func(env map[string]string) { env["ENABLE_AUTH"] = "false" }, 20*time.Second)
-	testutil.RequireNoError(t, err, "a one-off orchestrator with ENABLE_AUTH=false")
+	off := key + "=false"
+	if !tgt.Has(testutil.CapContainers) {
+		audit.Evidence(t, "start-up with %s (auth_switch) not tried: %s not available", off, testutil.CapContainers)
+		return
+	}
+	o, err := tgt.StartOneOff(t, func(env map[string]string) { env[key] = "false" }, 20*time.Second)
+	testutil.RequireNoError(t, err, "a one-off orchestrator with %s", off)
 	switch {
 	case o.Exited && o.ExitCode != 0:
-		audit.Evidence(t, "with ENABLE_AUTH=false the service exits with status %d: %s", o.ExitCode, lastLine(o.Logs))
+		audit.Evidence(t, "with %s the service exits with status %d: %s", off, o.ExitCode, lastLine(o.Logs))
 	case o.Exited:
-		t.Errorf("with ENABLE_AUTH=false the service exits with status 0: a supervisor would restart it as healthy; logs: %s", lastLine(o.Logs))
+		t.Errorf("with %s the service exits with status 0: a supervisor would restart it as healthy; logs: %s", off, lastLine(o.Logs))
 	case o.Ready:
 		base, err := o.BaseURL(t.Context())
 		require.NoError(t, err)
@@ -51,14 +59,25 @@ func TestSEC_AUTH_001_AuthenticationOnAtRuntime(t *testing.T) {
 		require.NoError(t, err)
 		res.Body.Close()
 		if res.StatusCode/100 == 2 {
-			t.Errorf("the audited settings with ENABLE_AUTH=false start a ready service that answers GET %s without a token with %d: "+
-				"one flipped flag opens every route; refuse ENABLE_AUTH=false in production (APP_ENV=%s)", me, res.StatusCode, tgt.Env.Get("APP_ENV"))
+			t.Errorf("the audited settings with %s start a ready service that answers GET %s without a token with %d: "+
+				"one flipped flag opens every route; refuse %s in production%s", off, me, res.StatusCode, off, environmentNamed(t, tgt))
 		} else {
-			audit.Evidence(t, "with ENABLE_AUTH=false the service starts but still answers GET %s without a token with %d", me, res.StatusCode)
+			audit.Evidence(t, "with %s the service starts but still answers GET %s without a token with %d", off, me, res.StatusCode)
 		}
 	default:
-		t.Errorf("with ENABLE_AUTH=false the service neither exited nor became ready within 20 s; logs: %s", lastLine(o.Logs))
+		t.Errorf("with %s the service neither exited nor became ready within 20 s; logs: %s", off, lastLine(o.Logs))
 	}
+}
+
+// environmentNamed is " (<key>=<value>)" for the audited deployment
+// environment's name, when the target has such a setting.
+func environmentNamed(t *testing.T, tgt *testutil.Target) string {
+	t.Helper()
+	key, ok := tgt.Setting(t, "environment")
+	if !ok {
+		return ""
+	}
+	return " (" + key + "=" + tgt.Env.Get(key) + ")"
 }
 
 func lastLine(logs string) string {

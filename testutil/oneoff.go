@@ -84,7 +84,7 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 	o.observe(ctx, t.Profile.Health.Readiness, wait)
 	logs, err := o.Container.Logs(context.Background(), 0)
 	o.Logs = t.Redact(logs)
-	o.LeakedSecrets = len(SecretsIn(logs, t.Env.Secrets()))
+	o.LeakedSecrets = len(SecretsIn(logs, t.EnvSecrets()))
 	if err != nil {
 		return o, err
 	}

@@ -103,7 +103,7 @@ func TestStackStartsAttachesAndLeavesNothing(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.Status, "admin route as admin: %s", res)
 
 	// Secrets of the env file never reach recorded evidence.
-	for _, s := range tgt.Env.Secrets() {
+	for _, s := range tgt.EnvSecrets() {
 		assert.NotContains(t, res.String(), s)
 	}
 

@@ -247,7 +247,7 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 			return nil, err
 		}
 		t.EnvFile = d.EnvFile
-		t.AddSecret(t.Env.Secrets()...)
+		t.AddSecret(t.EnvSecrets()...)
 	}
 	t.docker, err = client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -319,7 +319,7 @@ func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 			return nil, err
 		}
 		t.EnvFile = cfg.EnvFile
-		t.AddSecret(t.Env.Secrets()...)
+		t.AddSecret(t.EnvSecrets()...)
 	}
 	if cfg.DatabaseURL != "" {
 		if t.DB, err = openPool(ctx, cfg.DatabaseURL, nil); err != nil {

@@ -11,9 +11,10 @@ import (
 	"github.com/mvpaudit/mvpaudit/testutil/envfile"
 )
 
-// Bool parses a boolean the way the orchestrator does (strconv.ParseBool):
-// "yes", "on" or a quoted value are not booleans and make the service fall
-// back to its default or refuse to start.
+// Bool parses a boolean the way the reference orchestrator does
+// (strconv.ParseBool): "yes", "on" or a quoted value are not booleans and
+// make the service fall back to its default or refuse to start. The checks
+// apply it to the switches a profile maps (auth_switch, mock_switch).
 func Bool(value string) (bool, error) {
 	b, err := strconv.ParseBool(value)
 	if err != nil {
@@ -115,13 +116,16 @@ func SSLMode(rawURL string) string {
 	return u.Query().Get("sslmode")
 }
 
+// providerKeyFormats are the providers' own key formats, by the audit's
+// setting concept (profile.Concepts), whatever the target calls the key.
 var providerKeyFormats = map[string]*regexp.Regexp{
-	"OPENAI_API_KEY":    regexp.MustCompile(`^sk-[A-Za-z0-9_-]{20,}$`),
-	"ANTHROPIC_API_KEY": regexp.MustCompile(`^sk-ant-[A-Za-z0-9_-]{20,}$`),
+	"openai_key":    regexp.MustCompile(`^sk-[A-Za-z0-9_-]{20,}$`),
+	"anthropic_key": regexp.MustCompile(`^sk-ant-[A-Za-z0-9_-]{20,}$`),
 }
 
-// ProviderKeyProblems judges one provider key by its provider's format.
-func ProviderKeyProblems(key, value string) []string {
+// ProviderKeyProblems judges the value of one provider key setting, named
+// by its concept ("openai_key", "anthropic_key"), by its provider's format.
+func ProviderKeyProblems(concept, value string) []string {
 	if value == "" {
 		return []string{"is empty"}
 	}
@@ -129,7 +133,7 @@ func ProviderKeyProblems(key, value string) []string {
 	if IsPlaceholder(value) || envfile.IsWellKnownSecret(value) {
 		out = append(out, "is a placeholder")
 	}
-	if re, ok := providerKeyFormats[key]; ok && !re.MatchString(value) {
+	if re, ok := providerKeyFormats[concept]; ok && !re.MatchString(value) {
 		out = append(out, "does not have the provider's key format")
 	}
 	return out

@@ -60,11 +60,11 @@ func TestCredentialProblems(t *testing.T) {
 }
 
 func TestProviderKeyProblems(t *testing.T) {
-	assert.Empty(t, ProviderKeyProblems("OPENAI_API_KEY", "sk-proj-abcdefghijklmnopqrstuvwxyz012345"))
-	assert.Empty(t, ProviderKeyProblems("ANTHROPIC_API_KEY", "sk-ant-api03-abcdefghijklmnopqrstuvwxyz"))
-	assert.Equal(t, []string{"is empty"}, ProviderKeyProblems("OPENAI_API_KEY", ""))
-	assert.Contains(t, ProviderKeyProblems("OPENAI_API_KEY", "your-key-here"), "is a placeholder")
-	assert.Contains(t, ProviderKeyProblems("ANTHROPIC_API_KEY", "sk-abc"), "does not have the provider's key format")
+	assert.Empty(t, ProviderKeyProblems("openai_key", "sk-proj-abcdefghijklmnopqrstuvwxyz012345"))
+	assert.Empty(t, ProviderKeyProblems("anthropic_key", "sk-ant-api03-abcdefghijklmnopqrstuvwxyz"))
+	assert.Equal(t, []string{"is empty"}, ProviderKeyProblems("openai_key", ""))
+	assert.Contains(t, ProviderKeyProblems("openai_key", "your-key-here"), "is a placeholder")
+	assert.Contains(t, ProviderKeyProblems("anthropic_key", "sk-abc"), "does not have the provider's key format")
 }
 
 func TestSSLMode(t *testing.T) {
