@@ -201,7 +201,7 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	var pr profile.Presentation
 	if req.Token != "" {
 		pr, credential = c.target.presentation(req)
-		req.shownAs = describePresentation(pr)
+		req.shownAs = DescribePresentation(pr)
 	}
 	var body io.Reader
 	switch {

@@ -274,8 +274,8 @@ func present(hreq *http.Request, pr profile.Presentation, value string) {
 	}
 }
 
-// describePresentation says where a credential went, without its value.
-func describePresentation(pr profile.Presentation) string {
+// DescribePresentation says where a credential goes, without its value.
+func DescribePresentation(pr profile.Presentation) string {
 	switch {
 	case pr.Authorization:
 		return "Authorization: [token]"

@@ -110,3 +110,12 @@ func TestEnvelopedDialectAnswersFailuresAs200(t *testing.T) {
 	res, _ = h.do(t, "POST", "/api/v1/auth/refresh", "", map[string]string{"refresh_token": "x"})
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 }
+
+func TestEnvelopedDialectKeepsRedirects(t *testing.T) {
+	h := newHarness(t, dialect(config.DialectEnveloped))
+	req, _ := http.NewRequest("GET", h.srv.URL+"/api/v1//me", nil)
+	res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusMovedPermanently, res.StatusCode)
+}

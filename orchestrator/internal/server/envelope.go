@@ -70,6 +70,12 @@ func (s *Server) envelope(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		if status/100 == 3 {
+			// Redirects (ServeMux cleaning a path) stay redirects.
+			w.WriteHeader(status)
+			_, _ = w.Write(ew.body.Bytes())
+			return
+		}
 		var data any
 		if ew.body.Len() > 0 {
 			_ = json.Unmarshal(ew.body.Bytes(), &data)
