@@ -24,6 +24,7 @@ var Dialects = []struct {
 }{
 	{"nested-jwt", "testutil/profiles/nested-jwt.yaml", []string{"SEC-JWT-013"}},
 	{"cookie-keys", "testutil/profiles/cookie-keys.yaml", []string{"FUN-AUTH-003", "SEC-JWT-011", "SEC-JWT-014"}},
+	{"enveloped", "testutil/profiles/enveloped.yaml", []string{"FUN-AUTH-003", "SEC-JWT-011", "SEC-JWT-014"}},
 }
 
 func TestDialectsAreGO(t *testing.T) {
