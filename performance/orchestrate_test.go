@@ -267,6 +267,10 @@ func TestPRF_CACHE_001_CacheEffect(t *testing.T) {
 func TestPRF_RATE_001_RateLimitExactUnderConcurrency(t *testing.T) {
 	audit.Begin(t, "PRF-RATE-001")
 	tgt := use(t)
+	// Exactness is judged against the configured limit; a target with
+	// no rate-limit setting has nothing to be exact about (SEC-RATE-001
+	// judges whether it limits at all).
+	tgt.SettingKey(t, "rate_limit")
 	tgt.Need(t, testutil.CapEnvFile)
 	ctx := t.Context()
 	c := tgt.Client(t).WithTimeout(20 * time.Second).ExpectThrottling()

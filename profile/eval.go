@@ -71,6 +71,8 @@ func (c Capture) String() string {
 		return "header " + c.Header
 	case c.Cookie != "":
 		return "cookie " + c.Cookie
+	case c.Value != "":
+		return "value " + c.Value
 	}
 	return "(nothing)"
 }

@@ -111,11 +111,15 @@ type Step struct {
 }
 
 // Capture takes one value from a step's answer: exactly one of a JSONPath
-// into the body, a cookie the answer sets, or a response header.
+// into the body, a cookie the answer sets, or a response header; or Value,
+// a template of placeholders, for a gateway whose credential is what the
+// identity was given (an admin key used as the password), kept once the
+// step that proves it succeeded.
 type Capture struct {
 	JSON   string `yaml:"json,omitempty" json:"json,omitempty"`
 	Cookie string `yaml:"cookie,omitempty" json:"cookie,omitempty"`
 	Header string `yaml:"header,omitempty" json:"header,omitempty"`
+	Value  string `yaml:"value,omitempty" json:"value,omitempty"`
 }
 
 // Presentation is how a credential travels: exactly one of these.

@@ -82,7 +82,7 @@ func TestAMinimalProfileIsValid(t *testing.T) {
 func TestEachKindOfMistakeIsNamed(t *testing.T) {
 	cases := []struct{ name, from, to, want string }{
 		{"capture from two places", "capture: {session: {cookie: sid}}", "capture: {session: {cookie: sid, json: $.t}}",
-			"auth.login[0].capture.session: say exactly one of json, cookie or header"},
+			"auth.login[0].capture.session: say exactly one of json, cookie, header or value"},
 		{"bad JSONPath", "$.data.key", "data.key", `auth.provision[0].capture.key.json: "data.key" is not an RFC 9535 JSONPath`},
 		{"placeholder nobody captures", `name: audit}`, `name: "{{team}}"}`, "auth.provision[0]: uses {{team}}, which no earlier step captures"},
 		{"credential presented before it exists", "present: session", "present: key", `auth.provision[0].present: "key" is not captured before this step`},

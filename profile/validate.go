@@ -241,15 +241,20 @@ func (v *validator) flow(where string, f Flow, known map[string]bool, creds map[
 		for _, name := range names {
 			c := s.Capture[name]
 			n := 0
-			for _, set := range []bool{c.JSON != "", c.Cookie != "", c.Header != ""} {
+			for _, set := range []bool{c.JSON != "", c.Cookie != "", c.Header != "", c.Value != ""} {
 				if set {
 					n++
 				}
 			}
 			if n != 1 {
-				v.addf(at+".capture."+name, "say exactly one of json, cookie or header")
+				v.addf(at+".capture."+name, "say exactly one of json, cookie, header or value")
 			}
 			v.jsonPath(at+".capture."+name+".json", c.JSON)
+			for _, m := range placeholderPattern.FindAllStringSubmatch(c.Value, -1) {
+				if !known[m[1]] {
+					v.addf(at+".capture."+name+".value", "uses {{%s}}, which no earlier step captures", m[1])
+				}
+			}
 			if name == "username" || name == "password" {
 				v.addf(at+".capture."+name, "%q is the identity's own and cannot be captured", name)
 			}

@@ -158,6 +158,11 @@ func TestSEC_AUTH_002_NoBypassByRouteVariants(t *testing.T) {
 			probe(fmt.Sprintf("%s as %s (%s)", r, v, name), testutil.Request{Method: r.Method, Path: v, Body: map[string]any{}})
 		}
 		for _, m := range []string{http.MethodHead, http.MethodOptions} {
+			if m == http.MethodHead && tgt.Profile.ResponseFor(path).Failure != nil {
+				// A HEAD answer has no body to carry the failure this
+				// target answers in a 200: its status says nothing.
+				continue
+			}
 			probe(fmt.Sprintf("%s %s", m, path), testutil.Request{Method: m, Path: path})
 		}
 		probe(fmt.Sprintf("%s with X-Forwarded-For: 127.0.0.1", r), testutil.Request{Method: r.Method, Path: path,

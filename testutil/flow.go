@@ -86,6 +86,11 @@ func (t *Target) runFlow(ctx context.Context, c *Client, name string, flow profi
 		for _, n := range names {
 			capture := step.Capture[n]
 			v, ok := capture.Take(res.Header, res.Body)
+			if capture.Value != "" {
+				var err error
+				v, err = profile.Expand(capture.Value, vars)
+				ok = err == nil && v != ""
+			}
 			if !ok {
 				return res, fail(fmt.Sprintf("capture %q found nothing at %s", n, capture))
 			}

@@ -185,3 +185,19 @@ func TestPreflightBeforeARunLeavesTargetDefectsToTheChecks(t *testing.T) {
 	var pe *PreflightError
 	require.ErrorAs(t, flowTarget(t, src).Preflight(t.Context(), PreflightOptions{}), &pe)
 }
+
+func TestACredentialMayBeWhatTheIdentityWasGiven(t *testing.T) {
+	t.Setenv("FLOW_TEST_USER", "alice")
+	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	// A gateway whose management credential is the admin key itself: the
+	// login step proves it works, and the capture keeps it.
+	src := strings.Replace(cookieKeysProfile, "capture: {key: {json: $.data.key}}", `capture: {key: {value: "sk-{{username}}"}}`, 1)
+	tgt := flowTarget(t, src)
+	u, err := tgt.NewUser(t.Context(), tgt.Client(nil))
+	require.NoError(t, err)
+	assert.Equal(t, "sk-alice", u.Vars["key"])
+	assert.Contains(t, tgt.Secrets(), "sk-alice")
+	src = strings.Replace(cookieKeysProfile, "capture: {key: {json: $.data.key}}", `capture: {key: {value: "{{apikey}}"}}`, 1)
+	_, err = profile.Parse([]byte(src))
+	assert.ErrorContains(t, err, "uses {{apikey}}, which no earlier step captures")
+}

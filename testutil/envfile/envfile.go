@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -176,6 +177,18 @@ var secretKey = regexp.MustCompile(`(?i)(secret|password|passwd|token|api[_-]?ke
 // dsnPassword finds the password of a URL-style DSN (scheme://user:pass@host).
 var dsnPassword = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*:([^@/]+)@`)
 
+// notSecretValue reports whether a value of a secret-named key cannot be a
+// secret: a boolean or a number (ALLOW_CREDENTIALS=false names no
+// secret, and redacting "false" everywhere would mangle every answer).
+func notSecretValue(v string) bool {
+	switch strings.ToLower(v) {
+	case "true", "false", "yes", "no", "on", "off", "none", "null":
+		return true
+	}
+	_, err := strconv.ParseFloat(v, 64)
+	return err == nil
+}
+
 // IsSecretKey reports whether the value of key is a secret by its name.
 func IsSecretKey(key string) bool { return secretKey.MatchString(key) }
 
@@ -187,7 +200,7 @@ func (f File) Secrets() []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(v string) {
-		if len(v) < 4 || seen[v] {
+		if len(v) < 4 || seen[v] || notSecretValue(v) {
 			return
 		}
 		seen[v] = true

@@ -77,3 +77,14 @@ func TestReadFileNamesAnOverlongLine(t *testing.T) {
 	assert.Contains(t, err.Error(), path+": line 3: line longer than 1 MiB")
 	assert.NotContains(t, err.Error(), "token too long")
 }
+
+func TestBooleansAndNumbersOfSecretNamedKeysAreNotSecrets(t *testing.T) {
+	f, err := Parse(strings.NewReader("ALLOW_CREDENTIALS=false\nTOKEN_TTL_SECONDS=3600\nAPI_KEY=sk-live-0123456789\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Secrets()
+	if len(got) != 1 || got[0] != "sk-live-0123456789" {
+		t.Fatalf("Secrets() = %q, want only the API key", got)
+	}
+}
