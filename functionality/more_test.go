@@ -29,19 +29,38 @@ func TestFUN_MDL_001_ModelsListedAndAnswerable(t *testing.T) {
 	u := tgt.RequireUser(t, c)
 	res, err := c.Get(ctx, path, u.AccessToken)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, res.Status, "GET %s; %s", path, res)
-	var list struct {
-		Models []struct {
-			ID       string `json:"id"`
-			Provider string `json:"provider"`
-		} `json:"models"`
-	}
-	require.NoError(t, res.JSON(&list))
+	require.True(t, tgt.Succeeded(res), "GET %s; %s", path, res)
+	at := tgt.Profile.ModelIDsPath()
+	values, err := profile.SelectAll(at, res.Payload())
+	testutil.RequireNoError(t, err, "the profile's orchestrate.model_ids")
 	listed := map[string]bool{}
-	for _, m := range list.Models {
-		listed[m.ID] = true
-		if m.ID == "" || m.Provider == "" {
-			t.Errorf("GET %s lists a model without id or provider: %+v", path, m)
+	var ids []string
+	for _, v := range values {
+		id, _ := v.(string)
+		if id == "" {
+			t.Errorf("GET %s lists a model without an id at %s: %v", path, at, v)
+			continue
+		}
+		listed[id] = true
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		t.Fatalf("GET %s lists no model at %s; %s", path, at, res)
+	}
+	if tgt.Profile.Orchestrate.Format == "native" {
+		// The native format documents a provider for every model.
+		var list struct {
+			Models []struct {
+				ID       string `json:"id"`
+				Provider string `json:"provider"`
+			} `json:"models"`
+		}
+		if res.JSON(&list) == nil {
+			for _, m := range list.Models {
+				if m.Provider == "" {
+					t.Errorf("GET %s lists model %q without a provider", path, m.ID)
+				}
+			}
 		}
 	}
 	for _, want := range []string{tgt.Profile.Orchestrate.Model, tgt.Profile.Orchestrate.FallbackModel} {
@@ -50,14 +69,14 @@ func TestFUN_MDL_001_ModelsListedAndAnswerable(t *testing.T) {
 		}
 	}
 	// Every listed model must actually answer.
-	for _, m := range list.Models {
-		res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody(m.ID, "which model are you? "+u.Email))
+	for _, id := range ids {
+		res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody(id, "which model are you? "+u.Email))
 		require.NoError(t, err)
-		if res.Status != http.StatusOK {
-			t.Errorf("model %q is listed but POST %s with it answers %d; %s", m.ID, tgt.Profile.Orchestrate.Path, res.Status, res)
+		if !tgt.Succeeded(res) {
+			t.Errorf("model %q is listed but POST %s with it answers %d; %s", id, tgt.Profile.Orchestrate.Path, res.Status, res)
 		}
 	}
-	audit.Evidence(t, "%d models listed, each answered an orchestrate request", len(list.Models))
+	audit.Evidence(t, "%d models listed (%s), each answered an orchestrate request", len(ids), at)
 }
 
 // listIDs reads the ids of a conversation list answer.

@@ -28,6 +28,19 @@ func Select(path string, body []byte) (any, bool, error) {
 	return nodes[0], true, nil
 }
 
+// SelectAll returns every value a JSONPath selects in a JSON document.
+func SelectAll(path string, body []byte) ([]any, error) {
+	p, err := jsonpath.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("JSONPath %q: %w", path, err)
+	}
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, nil
+	}
+	return p.Select(doc), nil
+}
+
 // SelectString is Select for a scalar, as text (numbers and booleans as
 // JSON writes them).
 func SelectString(path string, body []byte) (string, bool) {

@@ -29,6 +29,18 @@ func (p Profile) OrchestrateBody(model, prompt string) map[string]any {
 	return body
 }
 
+// ModelIDsPath is the JSONPath to the model ids of the models route's
+// answer: the profile's, else the format's usual list.
+func (p Profile) ModelIDsPath() string {
+	switch {
+	case p.Orchestrate.ModelIDs != "":
+		return p.Orchestrate.ModelIDs
+	case p.Orchestrate.Format == "native":
+		return "$.models[*].id"
+	}
+	return "$.data[*].id"
+}
+
 // Answer extracts the answer text from an orchestrate response body.
 func (p Profile) Answer(body []byte) (string, error) {
 	switch p.Orchestrate.Format {

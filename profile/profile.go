@@ -185,7 +185,10 @@ type Orchestrate struct {
 	// Optional: the models route, and the request field that continues a
 	// stored conversation (checks that need them are not applicable
 	// without).
-	ModelsPath        string `yaml:"models_path,omitempty" json:"models_path,omitempty"`
+	ModelsPath string `yaml:"models_path,omitempty" json:"models_path,omitempty"`
+	// ModelIDs selects every model id in the models route's answer
+	// (see ModelIDsPath for the defaults).
+	ModelIDs          string `yaml:"model_ids,omitempty" json:"model_ids,omitempty"`
 	ConversationField string `yaml:"conversation_field,omitempty" json:"conversation_field,omitempty"`
 }
 

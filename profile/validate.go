@@ -131,6 +131,7 @@ func (p Profile) Validate() error {
 		v.addf("orchestrate.format", "%q: want native, openai or anthropic", p.Orchestrate.Format)
 	}
 	v.path("orchestrate.models_path", p.Orchestrate.ModelsPath, false)
+	v.jsonPath("orchestrate.model_ids", p.Orchestrate.ModelIDs)
 	v.path("conversations.path", p.Conversations.Path, false)
 	if p.Conversations.Table != "" && p.Conversations.Path == "" {
 		v.addf("conversations.table", "needs conversations.path: the table stores the route's conversations")
