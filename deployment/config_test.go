@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mvpaudit/mvpaudit/audit"
 	"github.com/mvpaudit/mvpaudit/deployment/envrules"
@@ -226,9 +225,9 @@ func TestDEP_CFG_008_LimitsTimeoutsAndCORS(t *testing.T) {
 		}
 		var v float64
 		if b.unit == "s" {
-			d, err := time.ParseDuration(raw)
+			d, err := tgt.Profile.Duration(b.concept, raw)
 			if err != nil {
-				t.Errorf("%s is not a duration (want e.g. 30s); %s", where(f, key, b.concept), b.fix)
+				t.Errorf("%s: %v (config.units says how the target writes it); %s", where(f, key, b.concept), err, b.fix)
 				continue
 			}
 			v = d.Seconds()

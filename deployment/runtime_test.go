@@ -111,7 +111,7 @@ func TestDEP_RUN_003_GracefulDrainOnSIGTERM(t *testing.T) {
 	drain, drainFrom := 20*time.Second, testutil.NoSetting("shutdown_timeout")+": the audit's default"
 	if key, ok := tgt.Setting(t, "shutdown_timeout"); ok {
 		drainFrom = key + " (shutdown_timeout) unset or not a duration: the audit's default"
-		if d, err := time.ParseDuration(tgt.Env.Get(key)); err == nil && d > 0 {
+		if d, err := tgt.Profile.Duration("shutdown_timeout", tgt.Env.Get(key)); err == nil && d > 0 {
 			drain, drainFrom = d, key+" (shutdown_timeout)"
 		}
 	}

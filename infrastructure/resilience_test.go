@@ -340,7 +340,7 @@ func TestREL_RES_003_ProviderTimeoutEnforced(t *testing.T) {
 	if !hasKey {
 		what = "the provider timeout"
 	}
-	timeout, err := time.ParseDuration(tgt.Env.Get(key))
+	timeout, err := tgt.Profile.Duration("provider_timeout", tgt.Env.Get(key))
 	switch {
 	case !hasKey:
 		audit.Evidence(t, "%s; the answer is judged against the policy's %s", testutil.NoSetting("provider_timeout"), maxTimeout)

@@ -231,6 +231,10 @@ type Config struct {
 	// Settings maps the audit's concepts (see Concepts) to the target's
 	// own key names; a concept left out is one the target does not have.
 	Settings map[string]string `yaml:"settings,omitempty" json:"settings,omitempty"`
+	// Units says how the target writes a duration setting, by concept:
+	// "duration" (Go syntax, 30s; the default), "s", "ms" or "min" (a
+	// bare number in that unit).
+	Units map[string]string `yaml:"units,omitempty" json:"units,omitempty"`
 	// Source is a directory of Go files; every call whose first argument
 	// is an upper-case string literal counts as a setting the code reads.
 	Source    string `yaml:"source,omitempty" json:"source,omitempty"`

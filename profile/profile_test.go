@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -171,4 +172,21 @@ func TestNoRegistrationNeedsAGivenIdentity(t *testing.T) {
 	src := strings.Replace(minimal, "alice: {username_env: A_USER, password_env: A_PASS}", "boss: {role: admin, username_env: B_USER, password_env: B_PASS}", 1)
 	_, err := Parse([]byte(src))
 	assert.ErrorContains(t, err, "give at least one ordinary identity")
+}
+
+func TestDurationSettingsAreReadInTheTargetsUnit(t *testing.T) {
+	p := Profile{Config: Config{Units: map[string]string{"shutdown_timeout": "s", "provider_timeout": "ms"}}}
+	d, err := p.Duration("shutdown_timeout", "10")
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, d)
+	d, err = p.Duration("provider_timeout", "1500")
+	require.NoError(t, err)
+	assert.Equal(t, 1500*time.Millisecond, d)
+	d, err = p.Duration("access_token_ttl", "15m")
+	require.NoError(t, err)
+	assert.Equal(t, 15*time.Minute, d)
+	_, err = p.Duration("access_token_ttl", "900")
+	assert.ErrorContains(t, err, "not a duration")
+	_, err = p.Duration("shutdown_timeout", "10s")
+	assert.ErrorContains(t, err, "not a number of s")
 }

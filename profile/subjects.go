@@ -1,5 +1,12 @@
 package profile
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
 // Subject is something a check audits that a gateway may simply not have.
 // A check whose subject the profile says is absent is not applicable: neutral
 // in the verdict, unlike a check that could not gather its evidence.
@@ -71,6 +78,26 @@ var Concepts = map[string]string{
 	"system_prompt":     "the system prompt prepended to every request",
 	"registration_open": "the switch that allows self-service registration",
 	"bind_address":      "the address the service listens on",
+}
+
+// Duration reads a duration setting's value the way the target writes it
+// (config.units).
+func (p Profile) Duration(concept, raw string) (time.Duration, error) {
+	raw = strings.TrimSpace(raw)
+	unit := p.Config.Units[concept]
+	if unit == "" || unit == "duration" {
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration such as 30s", raw)
+		}
+		return d, nil
+	}
+	n, err := strconv.ParseFloat(raw, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number of %s", raw, unit)
+	}
+	scale := map[string]time.Duration{"s": time.Second, "ms": time.Millisecond, "min": time.Minute}[unit]
+	return time.Duration(n * float64(scale)), nil
 }
 
 // Setting returns the target's key for a concept, and whether it has one.

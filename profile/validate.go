@@ -146,6 +146,16 @@ func (p Profile) Validate() error {
 	for i, r := range p.Admin {
 		v.route(fmt.Sprintf("admin[%d]", i), r)
 	}
+	for concept, unit := range p.Config.Units {
+		if _, ok := Concepts[concept]; !ok {
+			v.addf("config.units."+concept, "is not a concept the audit knows (see docs/profile.md)")
+		}
+		switch unit {
+		case "duration", "s", "ms", "min":
+		default:
+			v.addf("config.units."+concept, "%q: want duration, s, ms or min", unit)
+		}
+	}
 	for concept := range p.Config.Settings {
 		if _, ok := Concepts[concept]; !ok {
 			v.addf("config.settings."+concept, "is not a concept the audit knows (see docs/profile.md)")
