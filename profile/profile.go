@@ -30,6 +30,7 @@ type Profile struct {
 	Conversations Conversations `yaml:"conversations,omitempty" json:"conversations,omitempty"`
 	Protected     []Route       `yaml:"protected" json:"protected"`
 	Admin         []Route       `yaml:"admin,omitempty" json:"admin,omitempty"`
+	Redis         Redis         `yaml:"redis,omitempty" json:"redis,omitempty"`
 	Migrations    Migrations    `yaml:"migrations,omitempty" json:"migrations,omitempty"`
 	Config        Config        `yaml:"config,omitempty" json:"config,omitempty"`
 	Docs          Docs          `yaml:"docs,omitempty" json:"docs,omitempty"`
@@ -213,6 +214,23 @@ type Route struct {
 }
 
 func (r Route) String() string { return r.Method + " " + r.Path }
+
+// Redis says how the target uses Redis.
+type Redis struct {
+	// Stores are key prefixes kept on purpose without expiry (a key pool,
+	// configuration); every other key must expire.
+	Stores []string `yaml:"stores,omitempty" json:"stores,omitempty"`
+}
+
+// IsStore reports whether a Redis key is one the target keeps on purpose.
+func (r Redis) IsStore(key string) bool {
+	for _, p := range r.Stores {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // Migrations names the target's schema-version table and where its code
 // keeps its migration files (<number>_<name>.sql).
