@@ -28,12 +28,16 @@ type Profile struct {
 
 	Orchestrate   Orchestrate   `yaml:"orchestrate" json:"orchestrate"`
 	Conversations Conversations `yaml:"conversations,omitempty" json:"conversations,omitempty"`
-	Protected     []Route       `yaml:"protected" json:"protected"`
-	Admin         []Route       `yaml:"admin,omitempty" json:"admin,omitempty"`
-	Redis         Redis         `yaml:"redis,omitempty" json:"redis,omitempty"`
-	Migrations    Migrations    `yaml:"migrations,omitempty" json:"migrations,omitempty"`
-	Config        Config        `yaml:"config,omitempty" json:"config,omitempty"`
-	Docs          Docs          `yaml:"docs,omitempty" json:"docs,omitempty"`
+	// Resources are the per-user objects the object-level authorization
+	// checks create as one identity and try as another; without them, the
+	// stored conversations are the one resource.
+	Resources  []Resource `yaml:"resources,omitempty" json:"resources,omitempty"`
+	Protected  []Route    `yaml:"protected" json:"protected"`
+	Admin      []Route    `yaml:"admin,omitempty" json:"admin,omitempty"`
+	Redis      Redis      `yaml:"redis,omitempty" json:"redis,omitempty"`
+	Migrations Migrations `yaml:"migrations,omitempty" json:"migrations,omitempty"`
+	Config     Config     `yaml:"config,omitempty" json:"config,omitempty"`
+	Docs       Docs       `yaml:"docs,omitempty" json:"docs,omitempty"`
 }
 
 // Health names the probe routes and where the build version sits.
@@ -205,6 +209,41 @@ type Conversations struct {
 	// the API answers; the checks look for a created conversation there,
 	// and leave that part out without it.
 	Table string `yaml:"table,omitempty" json:"table,omitempty"`
+}
+
+// Resource is a kind of object a user owns.
+type Resource struct {
+	Name string `yaml:"name" json:"name"`
+	// Create makes one as the calling identity; {{label}} is a unique
+	// text the audit picks, and the step must capture "id".
+	Create Step `yaml:"create" json:"create"`
+	// Item is the object's path, with {{id}}: GET reads it, DELETE (when
+	// Delete is set) removes it.
+	Item   string `yaml:"item" json:"item"`
+	Delete bool   `yaml:"delete,omitempty" json:"delete,omitempty"`
+	// List is the path listing the caller's objects, if there is one.
+	List string `yaml:"list,omitempty" json:"list,omitempty"`
+}
+
+// AllResources is the profile's resources, or the stored conversations as
+// the one resource when the profile names none.
+func (p Profile) AllResources() []Resource {
+	if len(p.Resources) > 0 || p.Conversations.Path == "" {
+		return p.Resources
+	}
+	c := p.Conversations.Path
+	// The id is top-level in the answer, or in the envelope's payload.
+	id := "$.id"
+	if data := p.ResponseFor(c).Data; data != "" {
+		id = data + ".id"
+	}
+	return []Resource{{
+		Name:   "conversations",
+		Create: Step{Method: "POST", Path: c, JSON: map[string]any{"title": "{{label}}"}, Capture: map[string]Capture{"id": {JSON: id}}},
+		Item:   c + "/{{id}}",
+		Delete: true,
+		List:   c,
+	}}
 }
 
 // Route is one method and path; {id} stands for an object id.

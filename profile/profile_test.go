@@ -190,3 +190,29 @@ func TestDurationSettingsAreReadInTheTargetsUnit(t *testing.T) {
 	_, err = p.Duration("shutdown_timeout", "10s")
 	assert.ErrorContains(t, err, "not a number of s")
 }
+
+func TestConversationsAreTheResourceUnlessResourcesAreNamed(t *testing.T) {
+	data, err := os.ReadFile("testdata/reference-v1.yaml")
+	require.NoError(t, err)
+	p, err := Parse(data)
+	require.NoError(t, err)
+	rs := p.AllResources()
+	require.Len(t, rs, 1)
+	assert.Equal(t, "/api/v1/conversations/{{id}}", rs[0].Item)
+	assert.Equal(t, Capture{JSON: "$.id"}, rs[0].Create.Capture["id"])
+	assert.False(t, p.Lacks(UserResources))
+
+	src := minimal + `
+resources:
+  - name: keys
+    create: {method: POST, path: /keys, json: {name: "{{label}}"}, capture: {key_id: {json: $.data.id}}}
+    item: /keys/{{id}}
+`
+	_, err = Parse([]byte(src))
+	assert.ErrorContains(t, err, "resources.keys.create.capture: must capture id")
+	src = strings.Replace(src, "key_id:", "id:", 1)
+	p, err = Parse([]byte(src))
+	require.NoError(t, err)
+	assert.Equal(t, "keys", p.AllResources()[0].Name)
+	assert.True(t, Profile{}.Lacks(UserResources))
+}

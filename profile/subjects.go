@@ -24,6 +24,7 @@ const (
 	AdminRoutes         Subject = "admin-only routes (admin)"
 	RefreshTokens       Subject = "refresh tokens (auth.refresh_token)"
 	MigrationTable      Subject = "a schema-version table (migrations.table)"
+	UserResources       Subject = "per-user objects (resources, or conversations.path)"
 )
 
 // Lacks reports whether the profile says the target does not have s.
@@ -49,6 +50,8 @@ func (p Profile) Lacks(s Subject) bool {
 		return p.Auth.RefreshToken == ""
 	case MigrationTable:
 		return p.Migrations.Table == ""
+	case UserResources:
+		return len(p.AllResources()) == 0
 	}
 	return false
 }

@@ -137,6 +137,23 @@ func (p Profile) Validate() error {
 		v.addf("conversations.table", "needs conversations.path: the table stores the route's conversations")
 	}
 
+	for i, r := range p.Resources {
+		where := fmt.Sprintf("resources[%d]", i)
+		if r.Name != "" {
+			where = "resources." + r.Name
+		}
+		known := maps(known)
+		known["label"] = true
+		v.flow(where+".create", Flow{r.Create}, known, p.Credentials)
+		if _, ok := r.Create.Capture["id"]; !ok {
+			v.addf(where+".create.capture", "must capture id (the new object's id)")
+		}
+		if !strings.Contains(r.Item, "{{id}}") {
+			v.addf(where+".item", "%q: want a path with {{id}}", r.Item)
+		}
+		v.path(where+".item", r.Item, true)
+		v.path(where+".list", r.List, false)
+	}
 	if len(p.Protected) == 0 {
 		v.addf("protected", "at least one route is required")
 	}

@@ -75,34 +75,39 @@ func flowRoute(f profile.Flow) string {
 func TestSEC_AUTHZ_001_ObjectLevelAuthorization(t *testing.T) {
 	audit.Begin(t, "SEC-AUTHZ-001")
 	tgt := use(t)
-	tgt.Applies(t, profile.StoredConversations)
+	tgt.Applies(t, profile.UserResources)
 	ctx := t.Context()
 	c := tgt.Client(t)
 	a := tgt.RequireUser(t, c)
 	b := tgt.RequireUser(t, c)
-	path := tgt.Profile.Conversations.Path
-	res, err := c.Post(ctx, path, a.AccessToken, map[string]string{"title": "private to A"})
-	require.NoError(t, err)
-	testutil.Require(t, tgt.Succeeded(res), "A creates a conversation; %s", res)
-	id := res.Field("id")
-	require.NotEmpty(t, id)
-
-	for _, method := range []string{http.MethodGet, http.MethodDelete} {
-		res, err := c.Do(ctx, testutilRequest(method, path+"/"+id, b.AccessToken))
+	for _, r := range tgt.Profile.AllResources() {
+		id, res, err := tgt.CreateResource(ctx, c, r, a, "private to A "+randomSuffix())
 		require.NoError(t, err)
-		if res.Status != http.StatusNotFound && res.Status != http.StatusForbidden && !(res.Status/100 == 2 && tgt.Refused(res)) {
-			t.Errorf("%s %s/{A's id} as user B: status = %d, want 403 or 404 (or the profile's failure answer); %s", method, path, res.Status, res)
+		testutil.Require(t, id != "", "A creates one of %s; %s", r.Name, res)
+		item := testutil.ResourceItem(r, id)
+		methods := []string{http.MethodGet}
+		if r.Delete {
+			methods = append(methods, http.MethodDelete)
 		}
-	}
-	res, err = c.Get(ctx, path, b.AccessToken)
-	require.NoError(t, err)
-	if containsBytes(res.Body, id) {
-		t.Errorf("GET %s as user B lists A's conversation %s", path, id)
-	}
-	res, err = c.Get(ctx, path+"/"+id, a.AccessToken)
-	require.NoError(t, err)
-	if !tgt.Succeeded(res) {
-		t.Errorf("GET %s/{id} as its owner after B's attempts: status = %d, want 200 (B's DELETE must not have removed it)", path, res.Status)
+		for _, method := range methods {
+			res, err := c.Do(ctx, testutilRequest(method, item, b.AccessToken))
+			require.NoError(t, err)
+			if res.Status != http.StatusNotFound && res.Status != http.StatusForbidden && !(res.Status/100 == 2 && tgt.Refused(res)) {
+				t.Errorf("%s %s (A's %s) as user B: status = %d, want 403 or 404 (or the profile's failure answer); %s", method, item, r.Name, res.Status, res)
+			}
+		}
+		if r.List != "" {
+			res, err = c.Get(ctx, r.List, b.AccessToken)
+			require.NoError(t, err)
+			if containsBytes(res.Body, id) {
+				t.Errorf("GET %s as user B lists A's %s %s", r.List, r.Name, id)
+			}
+		}
+		res, err = c.Get(ctx, item, a.AccessToken)
+		require.NoError(t, err)
+		if !tgt.Succeeded(res) {
+			t.Errorf("GET %s as its owner after B's attempts: status = %d, want 200 (B's DELETE must not have removed it); %s", item, res.Status, res)
+		}
 	}
 }
 

@@ -322,3 +322,32 @@ func (t *Target) AuthorizeTarget(method, rawURL, token string) (http.Header, str
 	t.Authorize(req, token)
 	return req.Header, req.URL.String()
 }
+
+// CreateResource creates one of a profile resource's objects as u, with a
+// label; the answer is returned with the new object's id (empty when the
+// create did not succeed or captured no id).
+func (t *Target) CreateResource(ctx context.Context, c *Client, r profile.Resource, u User, label string) (string, *Response, error) {
+	vars := map[string]any{"label": label}
+	for k, v := range u.Vars {
+		vars[k] = v
+	}
+	req, err := t.StepRequest(r.Create, vars)
+	if err != nil {
+		return "", nil, fmt.Errorf("resources.%s.create: %w", r.Name, err)
+	}
+	if req.Token == "" {
+		req.Token = u.AccessToken
+	}
+	res, err := c.Do(ctx, req)
+	if err != nil || !stepSucceeded(r.Create, res, t.Profile.ResponseFor(res.Request.Path)) {
+		return "", res, err
+	}
+	id, _ := r.Create.Capture["id"].Take(res.Header, res.Body)
+	return id, res, nil
+}
+
+// ResourceItem is the path of one object of a resource.
+func ResourceItem(r profile.Resource, id string) string {
+	p, _ := profile.Expand(r.Item, map[string]string{"id": url.PathEscape(id)})
+	return p
+}
