@@ -28,9 +28,9 @@ type Profile struct {
 
 	Orchestrate   Orchestrate   `yaml:"orchestrate" json:"orchestrate"`
 	Conversations Conversations `yaml:"conversations,omitempty" json:"conversations,omitempty"`
-	// Resources are the per-user objects the object-level authorization
-	// checks create as one identity and try as another; without them, the
-	// stored conversations are the one resource.
+	// Resources are per-user objects besides the stored conversations,
+	// which the object-level authorization checks create as one identity
+	// and try as another (AllResources).
 	Resources  []Resource `yaml:"resources,omitempty" json:"resources,omitempty"`
 	Protected  []Route    `yaml:"protected" json:"protected"`
 	Admin      []Route    `yaml:"admin,omitempty" json:"admin,omitempty"`
@@ -225,10 +225,10 @@ type Resource struct {
 	List string `yaml:"list,omitempty" json:"list,omitempty"`
 }
 
-// AllResources is the profile's resources, or the stored conversations as
-// the one resource when the profile names none.
+// AllResources is the stored conversations, when the profile has them, and
+// the profile's other resources.
 func (p Profile) AllResources() []Resource {
-	if len(p.Resources) > 0 || p.Conversations.Path == "" {
+	if p.Conversations.Path == "" {
 		return p.Resources
 	}
 	c := p.Conversations.Path
@@ -237,13 +237,13 @@ func (p Profile) AllResources() []Resource {
 	if data := p.ResponseFor(c).Data; data != "" {
 		id = data + ".id"
 	}
-	return []Resource{{
+	return append([]Resource{{
 		Name:   "conversations",
 		Create: Step{Method: "POST", Path: c, JSON: map[string]any{"title": "{{label}}"}, Capture: map[string]Capture{"id": {JSON: id}}},
 		Item:   c + "/{{id}}",
 		Delete: true,
 		List:   c,
-	}}
+	}}, p.Resources...)
 }
 
 // Route is one method and path; {id} stands for an object id.

@@ -213,6 +213,6 @@ resources:
 	src = strings.Replace(src, "key_id:", "id:", 1)
 	p, err = Parse([]byte(src))
 	require.NoError(t, err)
-	assert.Equal(t, "keys", p.AllResources()[0].Name)
+	assert.Equal(t, "keys", p.AllResources()[0].Name, "minimal has no conversations")
 	assert.True(t, Profile{}.Lacks(UserResources))
 }

@@ -119,3 +119,37 @@ func TestEnvelopedDialectKeepsRedirects(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, 3, res.StatusCode/100, "ServeMux cleans the path with a redirect; it stays one")
 }
+
+func TestKeysAreAUsersOwnObjects(t *testing.T) {
+	h := newHarness(t, dialect(config.DialectNestedJWT))
+	token := func(email string) string {
+		res, _ := h.do(t, "POST", "/api/v1/auth/register", "", map[string]string{"email": email, "password": "correct horse"})
+		require.Equal(t, http.StatusCreated, res.StatusCode)
+		_, body := h.do(t, "POST", "/api/v1/auth/login", "", map[string]string{"email": email, "password": "correct horse"})
+		return body["data"].(map[string]any)["access_token"].(string)
+	}
+	a, b := token("a@example.test"), token("b@example.test")
+	res, body := h.do(t, "POST", "/api/v1/keys", a, map[string]string{"name": "ci"})
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	data := body["data"].(map[string]any)
+	id := data["id"].(string)
+	assert.Equal(t, float64(0), body["code"])
+	assert.NotEmpty(t, data["key"])
+
+	res, _ = h.do(t, "GET", "/api/v1/keys/"+id, b, nil)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode, "another user's key is not found")
+	res, _ = h.do(t, "DELETE", "/api/v1/keys/"+id, b, nil)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	_, body = h.do(t, "GET", "/api/v1/keys", b, nil)
+	assert.Empty(t, body["data"].(map[string]any)["keys"])
+	res, body = h.do(t, "GET", "/api/v1/keys/"+id, a, nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "ci", body["data"].(map[string]any)["name"])
+	assert.Nil(t, body["data"].(map[string]any)["key"], "the key itself is shown once, at creation")
+	_, body = h.do(t, "GET", "/api/v1/keys", a, nil)
+	assert.Len(t, body["data"].(map[string]any)["keys"], 1)
+	res, _ = h.do(t, "DELETE", "/api/v1/keys/"+id, a, nil)
+	assert.Equal(t, http.StatusNoContent, res.StatusCode)
+	res, _ = h.do(t, "GET", "/api/v1/keys/"+id, a, nil)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+}

@@ -57,6 +57,9 @@ func (k RedisKV) TTL(ctx context.Context, key string) (time.Duration, error) {
 	return d, nil
 }
 
+// Del implements KV.
+func (k RedisKV) Del(ctx context.Context, key string) error { return k.C.Del(ctx, key).Err() }
+
 // Exists implements KV.
 func (k RedisKV) Exists(ctx context.Context, key string) (bool, error) {
 	n, err := k.C.Exists(ctx, key).Result()

@@ -55,6 +55,7 @@ type KV interface {
 	Get(ctx context.Context, key string) (string, bool, error)
 	Set(ctx context.Context, key, value string, ttl time.Duration) error
 	Exists(ctx context.Context, key string) (bool, error)
+	Del(ctx context.Context, key string) error
 	// TTL is the time key has left (0 when it has no expiry or is gone).
 	TTL(ctx context.Context, key string) (time.Duration, error)
 }
@@ -120,11 +121,12 @@ func (s *Server) routes() {
 	switch s.cfg.APIDialect {
 	case config.DialectNestedJWT:
 		m.HandleFunc("POST /api/v1/auth/refresh", s.refresh)
+		s.keyRoutes(m)
 	case config.DialectEnveloped:
 		m.HandleFunc("POST /api/v1/auth/logout", s.auth(s.logout))
 	case config.DialectCookieKeys:
 		m.HandleFunc("GET /api/v1/auth/logout", s.auth(s.logout))
-		m.HandleFunc("POST /api/v1/keys", s.auth(s.createKey))
+		s.keyRoutes(m)
 		llm = s.keyAuth
 	default:
 		m.HandleFunc("POST /api/v1/auth/refresh", s.refresh)
@@ -143,6 +145,14 @@ func (s *Server) routes() {
 		m.Handle("/debug/pprof/", h)
 	}
 	s.mux = m
+}
+
+// keyRoutes serves a user's API keys.
+func (s *Server) keyRoutes(m *http.ServeMux) {
+	m.HandleFunc("POST /api/v1/keys", s.auth(s.createKey))
+	m.HandleFunc("GET /api/v1/keys", s.auth(s.listKeys))
+	m.HandleFunc("GET /api/v1/keys/{id}", s.auth(s.getKey))
+	m.HandleFunc("DELETE /api/v1/keys/{id}", s.auth(s.deleteKey))
 }
 
 // Handler returns the public handler with every middleware applied.

@@ -190,6 +190,15 @@ func (k *memKV) Set(_ context.Context, key, v string, _ time.Duration) error {
 	k.data[key] = v
 	return nil
 }
+func (k *memKV) Del(_ context.Context, key string) error {
+	if err := k.err(); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.data, key)
+	return nil
+}
 func (k *memKV) Exists(_ context.Context, key string) (bool, error) {
 	_, ok, err := k.Get(context.Background(), key)
 	return ok, err
