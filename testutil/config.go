@@ -33,17 +33,24 @@ type Images struct {
 // Config is read once from the environment; every variable and its default
 // is listed in doc.go.
 type Config struct {
-	EnvFile       string        // AUDIT_ENV_FILE
-	Profile       string        // AUDIT_PROFILE; empty means the reference profile
-	TargetURL     string        // AUDIT_TARGET_URL
-	DatabaseURL   string        // AUDIT_DATABASE_URL
-	RedisURL      string        // AUDIT_REDIS_URL
-	AdminEmail    string        // AUDIT_ADMIN_EMAIL
-	AdminPassword string        // AUDIT_ADMIN_PASSWORD
-	StackJSON     string        // AUDIT_STACK_JSON
-	StartTimeout  time.Duration // AUDIT_START_TIMEOUT
-	Verbose       bool          // AUDIT_VERBOSE
-	Images        Images
+	EnvFile     string // AUDIT_ENV_FILE
+	Profile     string // AUDIT_PROFILE; empty means the reference profile
+	TargetURL   string // AUDIT_TARGET_URL
+	DatabaseURL string // AUDIT_DATABASE_URL
+	RedisURL    string // AUDIT_REDIS_URL
+	// External mode's wider access, when the user has it: superuser
+	// connections, and the fake provider their gateway is pointed at
+	// (`mvpaudit stub`).
+	AdminDatabaseURL string        // AUDIT_ADMIN_DATABASE_URL
+	AdminRedisURL    string        // AUDIT_ADMIN_REDIS_URL
+	StubURL          string        // AUDIT_PROVIDER_STUB_URL
+	StubToken        string        // AUDIT_PROVIDER_STUB_TOKEN
+	AdminEmail       string        // AUDIT_ADMIN_EMAIL
+	AdminPassword    string        // AUDIT_ADMIN_PASSWORD
+	StackJSON        string        // AUDIT_STACK_JSON
+	StartTimeout     time.Duration // AUDIT_START_TIMEOUT
+	Verbose          bool          // AUDIT_VERBOSE
+	Images           Images
 }
 
 // DefaultEnvFile is the audited configuration when AUDIT_ENV_FILE is unset.
@@ -53,15 +60,19 @@ const DefaultEnvFile = "deploy/production.env"
 // against the module root, so every section package finds the same files.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		EnvFile:       os.Getenv("AUDIT_ENV_FILE"),
-		Profile:       os.Getenv("AUDIT_PROFILE"),
-		TargetURL:     os.Getenv("AUDIT_TARGET_URL"),
-		DatabaseURL:   os.Getenv("AUDIT_DATABASE_URL"),
-		RedisURL:      os.Getenv("AUDIT_REDIS_URL"),
-		AdminEmail:    os.Getenv("AUDIT_ADMIN_EMAIL"),
-		AdminPassword: os.Getenv("AUDIT_ADMIN_PASSWORD"),
-		StackJSON:     os.Getenv("AUDIT_STACK_JSON"),
-		StartTimeout:  3 * time.Minute,
+		EnvFile:          os.Getenv("AUDIT_ENV_FILE"),
+		Profile:          os.Getenv("AUDIT_PROFILE"),
+		TargetURL:        os.Getenv("AUDIT_TARGET_URL"),
+		DatabaseURL:      os.Getenv("AUDIT_DATABASE_URL"),
+		RedisURL:         os.Getenv("AUDIT_REDIS_URL"),
+		AdminDatabaseURL: os.Getenv("AUDIT_ADMIN_DATABASE_URL"),
+		AdminRedisURL:    os.Getenv("AUDIT_ADMIN_REDIS_URL"),
+		StubURL:          os.Getenv("AUDIT_PROVIDER_STUB_URL"),
+		StubToken:        os.Getenv("AUDIT_PROVIDER_STUB_TOKEN"),
+		AdminEmail:       os.Getenv("AUDIT_ADMIN_EMAIL"),
+		AdminPassword:    os.Getenv("AUDIT_ADMIN_PASSWORD"),
+		StackJSON:        os.Getenv("AUDIT_STACK_JSON"),
+		StartTimeout:     3 * time.Minute,
 		Images: Images{
 			Postgres:     envOr("AUDIT_POSTGRES_IMAGE", "mvpaudit/postgres:15"),
 			Redis:        envOr("AUDIT_REDIS_IMAGE", "mvpaudit/redis:7"),
@@ -108,8 +119,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("AUDIT_TARGET_URL: want an http(s) URL with a host"))
 		}
 	}
-	if c.TargetURL == "" && (c.DatabaseURL != "" || c.RedisURL != "") {
-		errs = append(errs, errors.New("AUDIT_DATABASE_URL and AUDIT_REDIS_URL only apply with AUDIT_TARGET_URL"))
+	if c.TargetURL == "" && (c.DatabaseURL != "" || c.RedisURL != "" || c.AdminDatabaseURL != "" || c.AdminRedisURL != "" || c.StubURL != "") {
+		errs = append(errs, errors.New("AUDIT_DATABASE_URL, AUDIT_REDIS_URL, AUDIT_ADMIN_DATABASE_URL, AUDIT_ADMIN_REDIS_URL and AUDIT_PROVIDER_STUB_URL only apply with AUDIT_TARGET_URL"))
+	}
+	if c.StubURL != "" {
+		u, err := url.Parse(c.StubURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("AUDIT_PROVIDER_STUB_URL: want the http(s) URL `mvpaudit stub` printed"))
+		}
+		if c.StubToken == "" {
+			errs = append(errs, errors.New("AUDIT_PROVIDER_STUB_URL needs AUDIT_PROVIDER_STUB_TOKEN (the stub's control token)"))
+		}
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("AUDIT_ADMIN_EMAIL and AUDIT_ADMIN_PASSWORD go together"))

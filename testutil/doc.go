@@ -35,6 +35,10 @@
 //	                          without a port, the scheme's: 80 or 443)
 //	AUDIT_DATABASE_URL        external mode: the application's database URL
 //	AUDIT_REDIS_URL           external mode: the application's Redis URL
+//	AUDIT_ADMIN_DATABASE_URL  external mode: a superuser database URL
+//	AUDIT_ADMIN_REDIS_URL     external mode: an admin Redis URL
+//	AUDIT_PROVIDER_STUB_URL   external mode: the fake provider the gateway is
+//	AUDIT_PROVIDER_STUB_TOKEN pointed at (`mvpaudit stub` prints both)
 //	AUDIT_ADMIN_EMAIL         external mode: the reference profile's admin identity
 //	AUDIT_ADMIN_PASSWORD      (another profile names its own variables:
 //	                          identities.<name>.username_env, password_env)

@@ -33,10 +33,10 @@ type Capability string
 const (
 	CapEnvFile    Capability = "the audited env file (AUDIT_ENV_FILE)"
 	CapDatabase   Capability = "a database connection as the application (AUDIT_DATABASE_URL)"
-	CapAdminDB    Capability = "an administrative database connection (hermetic stack only)"
+	CapAdminDB    Capability = "an administrative database connection (the hermetic stack's, or AUDIT_ADMIN_DATABASE_URL)"
 	CapRedis      Capability = "a Redis connection as the application (AUDIT_REDIS_URL)"
-	CapAdminRedis Capability = "an administrative Redis connection (hermetic stack only)"
-	CapProvider   Capability = "control of the LLM provider stub (hermetic stack only)"
+	CapAdminRedis Capability = "an administrative Redis connection (the hermetic stack's, or AUDIT_ADMIN_REDIS_URL)"
+	CapProvider   Capability = "control of the LLM provider stub (the hermetic stack's, or AUDIT_PROVIDER_STUB_URL and AUDIT_PROVIDER_STUB_TOKEN: the gateway pointed at `mvpaudit stub`)"
 	CapContainers Capability = "container control (hermetic stack only)"
 	CapAdminUser  Capability = "an admin account (the profile's admin identity: its username_env/password_env, e.g. AUDIT_ADMIN_EMAIL/AUDIT_ADMIN_PASSWORD, or its promote_sql and a database connection)"
 	CapSources    Capability = "the target's source code and documents (an AUDIT_PROFILE naming them: config.source, config.reference, docs.runbook, migrations.dir)"
@@ -338,6 +338,27 @@ func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 		t.AddSecret(passwordOf(cfg.RedisURL))
 	}
 	t.AddSecret(cfg.AdminPassword)
+	if cfg.AdminDatabaseURL != "" {
+		if t.AdminDB, err = openPool(ctx, cfg.AdminDatabaseURL, nil); err != nil {
+			return nil, fmt.Errorf("AUDIT_ADMIN_DATABASE_URL: %w", err)
+		}
+		t.onClose(t.AdminDB.Close)
+		t.AddSecret(passwordOf(cfg.AdminDatabaseURL))
+	}
+	if cfg.AdminRedisURL != "" {
+		if t.AdminRedis, err = openRedis(cfg.AdminRedisURL, nil); err != nil {
+			return nil, fmt.Errorf("AUDIT_ADMIN_REDIS_URL: %w", err)
+		}
+		t.onClose(func() { t.AdminRedis.Close() })
+		t.AddSecret(passwordOf(cfg.AdminRedisURL))
+	}
+	if cfg.StubURL != "" {
+		// The fake provider the user pointed their gateway at: the checks
+		// that steer the provider (slow, failing, malformed) can run.
+		t.Stub = &providerstub.Client{BaseURL: strings.TrimRight(cfg.StubURL, "/"), ControlToken: cfg.StubToken,
+			HTTP: &http.Client{Timeout: 10 * time.Second}}
+		t.AddSecret(cfg.StubToken)
+	}
 	return t, nil
 }
 

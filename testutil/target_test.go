@@ -119,3 +119,21 @@ func TestExternalTargetUsesOnlyWhatTheUserGave(t *testing.T) {
 	// repository: there its sources are the target's.
 	assert.True(t, (&Target{Profile: ReferenceProfile()}).Has(CapSources))
 }
+
+func TestExternalAccessNeedsAnExternalTargetAndAStubToken(t *testing.T) {
+	err := Config{StubURL: "http://127.0.0.1:9"}.Validate()
+	assert.ErrorContains(t, err, "only apply with AUDIT_TARGET_URL")
+	err = Config{TargetURL: "http://127.0.0.1:8", StubURL: "http://127.0.0.1:9"}.Validate()
+	assert.ErrorContains(t, err, "needs AUDIT_PROVIDER_STUB_TOKEN")
+	assert.NoError(t, Config{TargetURL: "http://127.0.0.1:8", StubURL: "http://127.0.0.1:9", StubToken: "t0ken"}.Validate())
+}
+
+func TestExternalTargetGetsTheStubItWasGiven(t *testing.T) {
+	tgt, err := External(t.Context(), Config{TargetURL: "http://127.0.0.1:8", StubURL: "http://127.0.0.1:9/", StubToken: "ctl-token-1"})
+	require.NoError(t, err)
+	defer tgt.Close()
+	assert.True(t, tgt.Has(CapProvider))
+	assert.Equal(t, "http://127.0.0.1:9", tgt.Stub.BaseURL)
+	assert.Equal(t, "http://127.0.0.1:9/health", tgt.NoiseFloorURL())
+	assert.Contains(t, tgt.Secrets(), "ctl-token-1")
+}
