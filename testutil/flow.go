@@ -125,6 +125,19 @@ func (t *Target) Unauthorized(res *Response) bool {
 	return res.Status == http.StatusUnauthorized || (res.Status/100 == 2 && !t.Succeeded(res))
 }
 
+// FailureByAnyRule reports whether a 2xx answer's body is a failure by
+// the rule of any of the profile's route groups: a variant of a path
+// (a trailing slash, another case) may be answered by another part of the
+// target than the route's group says, in that part's envelope.
+func (t *Target) FailureByAnyRule(res *Response) bool {
+	for _, g := range t.Profile.Groups {
+		if res.Status/100 == 2 && g.Response.Failed(res.Body) {
+			return true
+		}
+	}
+	return false
+}
+
 // Refused reports whether an answer refuses the request: a 4xx status, or
 // a 2xx its route group's failure rule calls a failure. Targets that
 // answer every failure as 200 + success:false cannot say which refusal

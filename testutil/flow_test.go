@@ -201,3 +201,14 @@ func TestACredentialMayBeWhatTheIdentityWasGiven(t *testing.T) {
 	_, err = profile.Parse([]byte(src))
 	assert.ErrorContains(t, err, "uses {{apikey}}, which no earlier step captures")
 }
+
+func TestAVariantMayBeAnsweredInAnotherGroupsEnvelope(t *testing.T) {
+	tgt := flowTarget(t, cookieKeysProfile)
+	// /v1/models/ is in the llm group (no failure rule), but the target
+	// answered it from its management part, in that part's envelope.
+	res := &Response{Request: Request{Path: "/v1/models/"}, Status: 200, Body: []byte(`{"success":false,"message":"not found"}`)}
+	assert.True(t, tgt.Succeeded(res), "by its own group's rules")
+	assert.True(t, tgt.FailureByAnyRule(res))
+	res.Body = []byte(`{"data":["m"]}`)
+	assert.False(t, tgt.FailureByAnyRule(res))
+}
