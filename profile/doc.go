@@ -6,5 +6,7 @@
 // Checks never hard-code the reference orchestrator's API: they ask the
 // profile. A subject the profile says the target lacks makes a check not
 // applicable, never failed. Version 2 is the current format (docs/profile.md,
-// docs/profile.schema.json); version 1 files are converted on load.
+// docs/profile.schema.json); version 1 files are converted on load. A
+// profile loaded from its file may import its protected and admin routes
+// from the gateway's OpenAPI 3 document (openapi.go).
 package profile

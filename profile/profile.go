@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -31,9 +32,13 @@ type Profile struct {
 	// Resources are per-user objects besides the stored conversations,
 	// which the object-level authorization checks create as one identity
 	// and try as another (AllResources).
-	Resources  []Resource `yaml:"resources,omitempty" json:"resources,omitempty"`
-	Protected  []Route    `yaml:"protected" json:"protected"`
-	Admin      []Route    `yaml:"admin,omitempty" json:"admin,omitempty"`
+	Resources []Resource `yaml:"resources,omitempty" json:"resources,omitempty"`
+	Protected []Route    `yaml:"protected" json:"protected"`
+	Admin     []Route    `yaml:"admin,omitempty" json:"admin,omitempty"`
+	// OpenAPI imports protected and admin routes (and the groups their
+	// credentials need) from the gateway's OpenAPI 3 document when the
+	// profile is loaded from its file.
+	OpenAPI    *OpenAPI   `yaml:"openapi,omitempty" json:"openapi,omitempty"`
 	Redis      Redis      `yaml:"redis,omitempty" json:"redis,omitempty"`
 	Migrations Migrations `yaml:"migrations,omitempty" json:"migrations,omitempty"`
 	Config     Config     `yaml:"config,omitempty" json:"config,omitempty"`
@@ -303,13 +308,14 @@ type Docs struct {
 	Runbook string `yaml:"runbook,omitempty" json:"runbook,omitempty"`
 }
 
-// Load reads a profile file.
+// Load reads a profile file. The files the profile names for loading
+// (openapi.file) are taken relative to the file's directory.
 func Load(path string) (Profile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Profile{}, fmt.Errorf("profile: %w", err)
 	}
-	p, err := Parse(data)
+	p, err := ParseAt(data, filepath.Dir(path))
 	if err != nil {
 		return Profile{}, fmt.Errorf("profile %s: %w", path, err)
 	}
@@ -317,8 +323,15 @@ func Load(path string) (Profile, error) {
 }
 
 // Parse decodes and validates a profile of any supported version; a version
-// 1 profile comes back converted to the current format.
-func Parse(data []byte) (Profile, error) {
+// 1 profile comes back converted to the current format. A profile given
+// without its file has no directory to read an OpenAPI document from: one
+// with an openapi block is refused (use Load or ParseAt).
+func Parse(data []byte) (Profile, error) { return ParseAt(data, "") }
+
+// ParseAt is Parse for a profile read from a file in dir: an openapi block's
+// document is read relative to dir and its routes merged before the
+// profile is validated. An empty dir refuses an openapi block.
+func ParseAt(data []byte, dir string) (Profile, error) {
 	var head struct {
 		Version int `yaml:"version"`
 	}
@@ -343,7 +356,12 @@ func Parse(data []byte) (Profile, error) {
 	default:
 		return Profile{}, fmt.Errorf("version %d is not supported (want %d; version 1 files are still read)", head.Version, Current)
 	}
-	return p, p.Validate()
+	v := &validator{}
+	if p.OpenAPI != nil {
+		p.importOpenAPI(dir, v)
+	}
+	p.validate(v)
+	return p, v.err()
 }
 
 func decodeStrict(data []byte, v any) error {

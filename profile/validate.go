@@ -14,6 +14,11 @@ import (
 // the file.
 func (p Profile) Validate() error {
 	v := &validator{}
+	p.validate(v)
+	return v.err()
+}
+
+func (p Profile) validate(v *validator) {
 	if p.Version != Current {
 		v.addf("version", "%d is not supported (want %d)", p.Version, Current)
 	}
@@ -154,7 +159,11 @@ func (p Profile) Validate() error {
 		v.path(where+".item", r.Item, true)
 		v.path(where+".list", r.List, false)
 	}
-	if len(p.Protected) == 0 {
+	switch {
+	case len(p.Protected) > 0:
+	case p.OpenAPI != nil:
+		v.addf("protected", "at least one route is required, written here or imported from openapi.file (admin routes do not count)")
+	default:
 		v.addf("protected", "at least one route is required")
 	}
 	for i, r := range p.Protected {
@@ -178,7 +187,9 @@ func (p Profile) Validate() error {
 			v.addf("config.settings."+concept, "is not a concept the audit knows (see docs/profile.md)")
 		}
 	}
-	return v.err()
+	if p.OpenAPI != nil {
+		p.OpenAPI.validate(v, p.Credentials)
+	}
 }
 
 func maps(m map[string]bool) map[string]bool {

@@ -39,4 +39,5 @@ func LoadProfile(path string) (Profile, error) {
 }
 
 // ParseProfile decodes and validates a profile of any supported version.
+// One with an openapi block needs its file: use LoadProfile.
 func ParseProfile(data []byte) (Profile, error) { return profile.Parse(data) }

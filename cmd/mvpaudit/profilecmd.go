@@ -96,6 +96,9 @@ func profileWith(args []string, stdout, stderr io.Writer, deps profileDeps) int 
 		return fail(err)
 	}
 	fmt.Fprintf(stdout, "profile %s (version %d) is valid\n", p.Name, p.Version)
+	if p.OpenAPI != nil {
+		fmt.Fprintf(stdout, "with the routes of %s: %d protected and %d admin routes, %d groups\n", p.OpenAPI.File, len(p.Protected), len(p.Admin), len(p.Groups))
+	}
 
 	ctx, stop := interruptContext()
 	defer stop()

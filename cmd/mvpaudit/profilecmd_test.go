@@ -18,6 +18,11 @@ import (
 // checkProfile runs `mvpaudit profile check` against the fake gateway with
 // the given profile text, in external mode (no Docker).
 func checkProfile(t *testing.T, profileText string) (int, string, string) {
+	return checkProfileWith(t, profileText, nil)
+}
+
+// checkProfileWith is checkProfile with other files beside the profile.
+func checkProfileWith(t *testing.T, profileText string, files map[string]string) (int, string, string) {
 	t.Setenv("FLOW_TEST_USER", "alice")
 	t.Setenv("FLOW_TEST_PASS", "pw-alice")
 	t.Setenv("AUDIT_ENV_FILE", "")
@@ -25,8 +30,12 @@ func checkProfile(t *testing.T, profileText string) (int, string, string) {
 	t.Setenv("AUDIT_TARGET_URL", "")
 	srv := httptest.NewServer(fakegateway.Handler())
 	t.Cleanup(srv.Close)
-	file := filepath.Join(t.TempDir(), "gateway.yaml")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gateway.yaml")
 	require.NoError(t, os.WriteFile(file, []byte(profileText), 0o600))
+	for name, text := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600))
+	}
 	deps := defaultProfileDeps()
 	deps.pingDocker = func(context.Context) error { t.Fatal("an external check must not need Docker"); return nil }
 	var stdout, stderr bytes.Buffer
@@ -67,4 +76,38 @@ func TestProfileCheckFailsClearlyOnEachKindOfMistake(t *testing.T) {
 			assert.NotContains(t, errOut, "sk-alice")
 		})
 	}
+}
+
+// The fake gateway's OpenAPI document: the session cookie on /me and /keys,
+// the API key on the LLM routes.
+const fakeGatewayOpenAPI = `
+openapi: 3.1.0
+info: {title: fake gateway, version: "1"}
+security: [{cookieAuth: []}]
+paths:
+  /health: {get: {security: [], responses: {"200": {description: up}}}}
+  /login: {post: {security: [], responses: {"200": {description: a session cookie}}}}
+  /me: {get: {responses: {"200": {description: the caller}}}}
+  /keys: {post: {responses: {"200": {description: an API key}}}}
+  /v1/models: {get: {security: [{apiKey: []}], responses: {"200": {description: the models}}}}
+  /v1/chat/completions: {post: {security: [{apiKey: []}], responses: {"200": {description: a completion}}}}
+components:
+  securitySchemes:
+    cookieAuth: {type: apiKey, in: cookie, name: sid}
+    apiKey: {type: apiKey, in: header, name: x-api-key}
+`
+
+// Without its hand-written LLM group and routes, the profile gets both from
+// the gateway's OpenAPI document, beside it: the preflight's LLM request
+// only passes with the API key the imported group names.
+func TestProfileCheckWithRoutesFromOpenAPI(t *testing.T) {
+	src := strings.Replace(fakegateway.Profile, "  - {name: llm, prefixes: [/v1/], credential: key}\n", "", 1)
+	src = strings.Replace(src, "protected: [{method: GET, path: /me}]",
+		"openapi: {file: openapi.yaml, credentials: {cookieAuth: session, apiKey: key}}", 1)
+	require.NotContains(t, src, "llm")
+	code, out, errOut := checkProfileWith(t, src, map[string]string{"openapi.yaml": fakeGatewayOpenAPI})
+	assert.Equal(t, exitGo, code, errOut)
+	assert.Contains(t, out, "with the routes of openapi.yaml: 4 protected and 0 admin routes, 3 groups")
+	assert.Contains(t, out, "preflight: POST /v1/chat/completions answers (openai format)")
+	assert.Contains(t, out, "the profile describes the target")
 }

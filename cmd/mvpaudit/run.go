@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mvpaudit/mvpaudit/audit"
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/report"
 	"github.com/mvpaudit/mvpaudit/runner"
 	"github.com/mvpaudit/mvpaudit/testutil"
@@ -110,7 +111,7 @@ func (o runOptions) Validate() (runPlan, error) {
 		if err != nil {
 			return p, fmt.Errorf("AUDIT_PROFILE: %w", err)
 		}
-		if _, err := testutil.ParseProfile(data); err != nil {
+		if _, err := profile.ParseAt(data, filepath.Dir(cfg.Profile)); err != nil {
 			return p, fmt.Errorf("AUDIT_PROFILE %s: %w", cfg.Profile, err)
 		}
 	}

@@ -81,6 +81,9 @@ func TestRunRejectsBadInputBeforeAnythingStarts(t *testing.T) {
 	badEnv := write("bad.env", "A=1\nnot a pair\n")
 	longEnv := write("long.env", "A=1\nB=2\nC="+strings.Repeat("x", 10<<20)+"\n")
 	badSignoffs := write("signoffs.yaml", "- role: x\n")
+	withOpenAPI, err := os.ReadFile("../../profile/testdata/openapi30-profile.yaml")
+	require.NoError(t, err)
+	goneOpenAPI := write("openapi-profile.yaml", strings.Replace(string(withOpenAPI), "file: acme-openapi.json", "file: gone.json", 1))
 	type testCase struct {
 		name    string
 		args    []string
@@ -98,6 +101,8 @@ func TestRunRejectsBadInputBeforeAnythingStarts(t *testing.T) {
 		{name: "overlong env file line", args: []string{"--env-file", longEnv}, wantErr: "env file " + longEnv + ": line 3: line longer than 1 MiB"},
 		{name: "malformed profile", env: map[string]string{"AUDIT_PROFILE": badYAML}, wantErr: "mvpaudit run: AUDIT_PROFILE " + badYAML + ": yaml: line 3"},
 		{name: "a shared stack", env: map[string]string{"AUDIT_STACK_JSON": "{}"}, wantErr: "AUDIT_STACK_JSON is set"},
+		{name: "profile whose OpenAPI document is missing", env: map[string]string{"AUDIT_PROFILE": goneOpenAPI},
+			wantErr: "mvpaudit run: AUDIT_PROFILE " + goneOpenAPI + `: openapi.file: "gone.json": open ` + filepath.Join(dir, "gone.json")},
 		{name: "missing profile", env: map[string]string{"AUDIT_PROFILE": filepath.Join(dir, "nope.yaml")}, wantErr: "mvpaudit run: AUDIT_PROFILE: open " + filepath.Join(dir, "nope.yaml")},
 		{name: "invalid policy flag", args: []string{"--policy", badPolicy}, wantErr: "version 9 is not supported"},
 		{name: "invalid AUDIT_POLICY", env: map[string]string{"AUDIT_POLICY": badPolicy}, wantErr: "mvpaudit run: AUDIT_POLICY=" + badPolicy + ": policy " + badPolicy + ": version 9 is not supported"},
