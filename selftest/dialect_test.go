@@ -44,7 +44,7 @@ func TestDialectsAreGO(t *testing.T) {
 					na = append(na, c.ID)
 				case audit.Pass:
 				default:
-					t.Errorf("%s under %s: %s: %s", c.ID, d.Name, c.Status, c.Reason)
+					t.Errorf("%s under %s:%s", c.ID, d.Name, summary([]report.CheckResult{c}))
 				}
 			}
 			slices.Sort(na)
