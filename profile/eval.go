@@ -13,17 +13,9 @@ import (
 
 // Select returns the first value a JSONPath selects in a JSON document.
 func Select(path string, body []byte) (any, bool, error) {
-	p, err := jsonpath.Parse(path)
-	if err != nil {
-		return nil, false, fmt.Errorf("JSONPath %q: %w", path, err)
-	}
-	var doc any
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, false, nil // not JSON: nothing to select
-	}
-	nodes := p.Select(doc)
-	if len(nodes) == 0 {
-		return nil, false, nil
+	nodes, err := SelectAll(path, body)
+	if err != nil || len(nodes) == 0 {
+		return nil, false, err
 	}
 	return nodes[0], true, nil
 }
@@ -36,7 +28,7 @@ func SelectAll(path string, body []byte) ([]any, error) {
 	}
 	var doc any
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, nil
+		return nil, nil // not JSON: nothing to select
 	}
 	return p.Select(doc), nil
 }
@@ -93,8 +85,7 @@ func (c Capture) String() string {
 // Holds reports whether the condition is true of a JSON body; a body that
 // is not JSON or lacks the path does not satisfy it.
 func (c Condition) Holds(body []byte) bool {
-	var doc any
-	if json.Unmarshal(body, &doc) != nil {
+	if !json.Valid(body) {
 		return false // not JSON: no envelope to judge
 	}
 	v, ok, err := Select(c.Path, body)

@@ -3,6 +3,7 @@ package profile
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -53,8 +54,8 @@ func (p Profile) validate(v *validator) {
 	}
 	v.flow("auth.login", p.Auth.Login, known, p.Credentials)
 	v.flow("auth.provision", p.Auth.Provision, known, p.Credentials)
-	v.flow("auth.refresh", p.Auth.Refresh, maps(known), p.Credentials)
-	v.flow("auth.logout", p.Auth.Logout, maps(known), p.Credentials)
+	v.flow("auth.refresh", p.Auth.Refresh, maps.Clone(known), p.Credentials)
+	v.flow("auth.logout", p.Auth.Logout, maps.Clone(known), p.Credentials)
 	if p.Auth.Token != "" && !known[p.Auth.Token] {
 		v.addf("auth.token", "%q is captured by no step of auth.register, auth.login or auth.provision", p.Auth.Token)
 	}
@@ -147,7 +148,7 @@ func (p Profile) validate(v *validator) {
 		if r.Name != "" {
 			where = "resources." + r.Name
 		}
-		known := maps(known)
+		known := maps.Clone(known)
 		known["label"] = true
 		v.flow(where+".create", Flow{r.Create}, known, p.Credentials)
 		if _, ok := r.Create.Capture["id"]; !ok {
@@ -190,14 +191,6 @@ func (p Profile) validate(v *validator) {
 	if p.OpenAPI != nil {
 		p.OpenAPI.validate(v, p.Credentials)
 	}
-}
-
-func maps(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func (pr Presentation) count() int {

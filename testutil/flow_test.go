@@ -17,6 +17,12 @@ import (
 
 const cookieKeysProfile = fakegateway.Profile
 
+// giveAlice sets the variables of the fake gateway's given identity.
+func giveAlice(t *testing.T) {
+	t.Setenv("FLOW_TEST_USER", "alice")
+	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+}
+
 func flowTarget(t *testing.T, src string) *Target {
 	p, err := profile.Parse([]byte(src))
 	require.NoError(t, err)
@@ -26,8 +32,7 @@ func flowTarget(t *testing.T, src string) *Target {
 }
 
 func TestGivenIdentityLogsInAndEachRouteGetsItsCredential(t *testing.T) {
-	t.Setenv("FLOW_TEST_USER", "alice")
-	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	giveAlice(t)
 	tgt := flowTarget(t, cookieKeysProfile)
 	c := tgt.Client(nil)
 	u, err := tgt.NewUser(t.Context(), c)
@@ -79,8 +84,7 @@ func TestFlowFailuresNameTheStep(t *testing.T) {
 }
 
 func TestNoRegistrationAndTooFewGivenIdentitiesIsUnavailable(t *testing.T) {
-	t.Setenv("FLOW_TEST_USER", "alice")
-	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	giveAlice(t)
 	tgt := flowTarget(t, cookieKeysProfile)
 	c := tgt.Client(t)
 	_, err := tgt.NewUser(t.Context(), c)
@@ -92,8 +96,7 @@ func TestNoRegistrationAndTooFewGivenIdentitiesIsUnavailable(t *testing.T) {
 }
 
 func TestPreflightNamesEachKindOfMistake(t *testing.T) {
-	t.Setenv("FLOW_TEST_USER", "alice")
-	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	giveAlice(t)
 	base := cookieKeysProfile
 	require.NoError(t, flowTarget(t, base).Preflight(t.Context(), PreflightOptions{Strict: true}))
 	cases := []struct{ name, from, to, want string }{
@@ -170,8 +173,7 @@ func TestIdentitiesAreRegisteredOncePerRunAndTakenInTurn(t *testing.T) {
 }
 
 func TestPreflightBeforeARunLeavesTargetDefectsToTheChecks(t *testing.T) {
-	t.Setenv("FLOW_TEST_USER", "alice")
-	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	giveAlice(t)
 	// A whoami that does not confirm the identity may be the target's
 	// defect (authentication off answers as someone else): noted before
 	// a run, fatal only to profile check.
@@ -187,8 +189,7 @@ func TestPreflightBeforeARunLeavesTargetDefectsToTheChecks(t *testing.T) {
 }
 
 func TestACredentialMayBeWhatTheIdentityWasGiven(t *testing.T) {
-	t.Setenv("FLOW_TEST_USER", "alice")
-	t.Setenv("FLOW_TEST_PASS", "pw-alice")
+	giveAlice(t)
 	// A gateway whose management credential is the admin key itself: the
 	// login step proves it works, and the capture keeps it.
 	src := strings.Replace(cookieKeysProfile, "capture: {key: {json: $.data.key}}", `capture: {key: {value: "sk-{{username}}"}}`, 1)

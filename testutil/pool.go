@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"sync"
 )
@@ -94,7 +95,7 @@ func (t *Target) pooledUser(ctx context.Context, c *Client) (User, error) {
 	if slot < len(t.pool.users) {
 		id := t.pool.users[slot]
 		t.pool.mu.Unlock()
-		u := User{ID: id.Vars["user_id"], Email: id.Username, Password: id.Password, Vars: cloneVars(id.Vars)}
+		u := id.user()
 		return u, t.Login(ctx, c, &u)
 	}
 	// Registering under the lock keeps two slots from racing for the
@@ -116,10 +117,7 @@ func registered(u User) map[string]string {
 	return map[string]string{"user_id": u.ID}
 }
 
-func cloneVars(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+// user is the identity, not yet logged in.
+func (id pooledIdentity) user() User {
+	return User{ID: id.Vars["user_id"], Email: id.Username, Password: id.Password, Vars: maps.Clone(id.Vars)}
 }

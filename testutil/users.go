@@ -226,7 +226,7 @@ func (t *Target) NewAdmin(ctx context.Context, c *Client) (User, error) {
 	t.pool.mu.Lock()
 	defer t.pool.mu.Unlock()
 	if a := t.pool.admin; a != nil {
-		u := User{ID: a.Vars["user_id"], Email: a.Username, Password: a.Password, Vars: cloneVars(a.Vars)}
+		u := a.user()
 		return u, t.Login(ctx, c, &u)
 	}
 	db := t.AdminDB

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,14 +66,8 @@ func profileWith(args []string, stdout, stderr io.Writer, deps profileDeps) int 
 	fs.SetOutput(stderr)
 	file := fs.String("profile", "", "the profile to check (default $AUDIT_PROFILE, else the built-in reference profile)")
 	targetURL := fs.String("target-url", "", "a running target (default $AUDIT_TARGET_URL, else the hermetic stack)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitGo
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return fail(fmt.Errorf("unexpected arguments %v", fs.Args()))
+	if code, ok := parseFlags(fs, args[1:], fail); !ok {
+		return code
 	}
 	cfg, err := testutil.ConfigFromEnv()
 	if err != nil {

@@ -159,6 +159,22 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	return runWith(args, stdout, stderr, defaultDeps())
 }
 
+// parseFlags parses a command's flags, none of which take positional
+// arguments. When it says stop, code is the exit code: 0 for -h, 4 for a
+// bad flag (the flag package has said why) or a stray argument.
+func parseFlags(fs *flag.FlagSet, args []string, fail func(error) int) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitGo, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		return fail(fmt.Errorf("unexpected arguments %v", fs.Args())), false
+	}
+	return 0, true
+}
+
 // runWith is `mvpaudit run`: validate everything, then clear the last
 // run's verdict, then start the stack and the sections, then report.
 func runWith(args []string, stdout, stderr io.Writer, deps runDeps) int {
@@ -170,14 +186,8 @@ func runWith(args []string, stdout, stderr io.Writer, deps runDeps) int {
 	fs.SetOutput(stderr)
 	var o runOptions
 	o.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitGo
-		}
-		return exitUsage // the flag package has said why
-	}
-	if fs.NArg() > 0 {
-		return fail(fmt.Errorf("unexpected arguments %v", fs.Args()))
+	if code, ok := parseFlags(fs, args, fail); !ok {
+		return code
 	}
 	plan, err := o.Validate()
 	if err != nil {

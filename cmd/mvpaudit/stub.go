@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -61,14 +60,8 @@ func stubCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o stubOptions
 	o.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitGo
-		}
-		return exitUsage // the flag package has said why
-	}
-	if fs.NArg() > 0 {
-		return fail(fmt.Errorf("unexpected arguments %v", fs.Args()))
+	if code, ok := parseFlags(fs, args, fail); !ok {
+		return code
 	}
 	o = o.withEnv(providerstub.ConfigFromEnv())
 	if err := o.Validate(); err != nil {

@@ -289,12 +289,17 @@ func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		u := store.User{ID: claims.Subject, Role: claims.Role}
-		if info, ok := ctx.Value(ctxLogInfo).(*logInfo); ok {
-			info.userID = u.ID
-		}
-		ctx = context.WithValue(context.WithValue(ctx, ctxUser, u), ctxClaims, claims)
-		next(w, r.WithContext(ctx))
+		next(w, asUser(r.WithContext(context.WithValue(ctx, ctxClaims, claims)), u))
 	}
+}
+
+// asUser is r made on behalf of an authenticated user, who is named in
+// the request's log line too.
+func asUser(r *http.Request, u store.User) *http.Request {
+	if info, ok := r.Context().Value(ctxLogInfo).(*logInfo); ok {
+		info.userID = u.ID
+	}
+	return r.WithContext(context.WithValue(r.Context(), ctxUser, u))
 }
 
 func unauthorized(w http.ResponseWriter, r *http.Request) {

@@ -191,11 +191,7 @@ func (s *Server) keyAuth(next http.HandlerFunc) http.HandlerFunc {
 			unauthorizedKey(w, r)
 			return
 		}
-		u := store.User{ID: id, Role: role}
-		if info, ok := ctx.Value(ctxLogInfo).(*logInfo); ok {
-			info.userID = u.ID
-		}
-		next(w, r.WithContext(context.WithValue(ctx, ctxUser, u)))
+		next(w, asUser(r, store.User{ID: id, Role: role}))
 	}
 }
 
