@@ -107,6 +107,7 @@ type Decision struct {
 	Risks      []Risk
 	Policy     audit.Policy
 	Evaluated  time.Time
+	Timing     Timing
 }
 
 // Evaluate joins the run to the catalog and applies the policy on day now.
@@ -210,6 +211,7 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 	d.actions()
 	d.decide()
 	d.Risks = risks(d)
+	d.Timing = timingOf(run, d.Checks)
 	return d
 }
 

@@ -35,6 +35,8 @@ type RunInfo struct {
 	// SelectedChecks are the checks the run was asked for (mvpaudit run
 	// --checks); empty means the whole catalog.
 	SelectedChecks []string `json:"selected_checks,omitempty"`
+	// Phases are the runner's stretches of wall time, in order.
+	Phases []Phase `json:"phases,omitempty"`
 }
 
 // Signoff is one line of the sign-off file.
@@ -276,6 +278,24 @@ func WriteMarkdown(w io.Writer, r Report) error {
 		}
 		b.WriteString(table)
 		p("")
+	}
+	if rows := timingRows(r.Info.Phases, d.Timing); len(rows) > 0 {
+		p("## Where the Time Went")
+		p("")
+		p("| Phase | Wall time |")
+		p("|---|---|")
+		for _, row := range rows {
+			p("| %s | %s |", strings.ReplaceAll(row[0], "  ", "&nbsp;&nbsp;"), row[1])
+		}
+		p("")
+		if len(d.Timing.Slowest) > 0 {
+			var names []string
+			for _, c := range d.Timing.Slowest {
+				names = append(names, fmt.Sprintf("%s %s", c.Name, secs(c.Seconds)))
+			}
+			p("Slowest checks: %s.", strings.Join(names, ", "))
+			p("")
+		}
 	}
 	p("## Checks")
 	p("")
@@ -657,6 +677,7 @@ type jsonReport struct {
 	Actions       []Action        `json:"required_actions"`
 	Risks         []Risk          `json:"risks"`
 	Info          RunInfo         `json:"audit"`
+	Timing        Timing          `json:"timing"`
 	Signoffs      []Signoff       `json:"signoffs"`
 	Checks        []jsonCheck     `json:"checks"`
 	Unmapped      []string        `json:"unmapped_tests"` // the first 1000
@@ -696,7 +717,7 @@ func WriteJSON(w io.Writer, r Report) error {
 	out := jsonReport{
 		SchemaVersion: SchemaVersion, Verdict: d.Verdict, Rule: d.Rule, Incomplete: d.Incomplete,
 		Causes: nonNil(d.Causes), Score: d.Score, Summary: d.Counts, Sections: d.Sections, Actions: d.Actions,
-		Risks: d.Risks, Info: r.Info, Signoffs: r.Signoffs, Unmapped: nonNil(first(d.Unmapped, 1000)),
+		Risks: d.Risks, Info: r.Info, Timing: d.Timing, Signoffs: r.Signoffs, Unmapped: nonNil(first(d.Unmapped, 1000)),
 		UnmappedCount: len(d.Unmapped),
 		Policy:        jsonPolicyBrief{Version: d.Policy.Version, PassThreshold: d.Policy.PassThreshold},
 		Generated:     d.Evaluated.UTC(),

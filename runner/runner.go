@@ -66,6 +66,10 @@ type Info struct {
 	Start         time.Time         `json:"start"`
 	End           time.Time         `json:"end"`
 	StackReady    time.Duration     `json:"stack_ready_ns,omitempty"`
+	// Preflight is the proof of the profile and the run's identities;
+	// Sections the go test run (compiling included).
+	Preflight time.Duration `json:"preflight_ns,omitempty"`
+	Sections  time.Duration `json:"sections_ns,omitempty"`
 	// Problems found around the run: the error that stopped it, containers
 	// of the stack that were no longer running when the sections ended.
 	// Each breaks the evidence.
@@ -165,11 +169,13 @@ func run(ctx context.Context, o Options) (Info, error) {
 		env = append(env, "AUDIT_PROFILE="+o.Config.Profile)
 	}
 	if !o.SkipPreflight {
+		started := time.Now()
 		pool, err := preflight(ctx, o.Config, descriptor, logf)
 		if err != nil {
 			return info, err
 		}
 		env = append(env, testutil.PoolEnv+"="+pool)
+		info.Preflight = time.Since(started)
 	}
 
 	timeout := o.Timeout
@@ -201,7 +207,9 @@ func run(ctx context.Context, o Options) (Info, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
 	cmd.WaitDelay = waitDelay
+	started := time.Now()
 	err = cmd.Run()
+	info.Sections = time.Since(started)
 	if ctx.Err() != nil && cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}

@@ -264,7 +264,7 @@ func runWith(args []string, stdout, stderr io.Writer, deps runDeps) int {
 		Info: report.RunInfo{
 			Target: info.Target, EnvFile: relToRoot(info.EnvFile), Mode: info.Mode, TargetVersion: info.TargetVersion,
 			GoVersion: info.GoVersion, Images: info.Images, Start: info.Start, End: info.End, Problems: info.Problems,
-			SelectedChecks: selected,
+			SelectedChecks: selected, Phases: phasesOf(info),
 		},
 	})
 	if err != nil {
@@ -328,4 +328,22 @@ func relToRoot(path string) string {
 		return rel
 	}
 	return path
+}
+
+// phasesOf names the runner's stretches of wall time for the report.
+func phasesOf(info runner.Info) []report.Phase {
+	var out []report.Phase
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"starting the stack", info.StackReady},
+		{"preflight and the run's identities", info.Preflight},
+		{report.PhaseSections, info.Sections},
+	} {
+		if p.d > 0 {
+			out = append(out, report.Phase{Name: p.name, Seconds: p.d.Seconds()})
+		}
+	}
+	return out
 }

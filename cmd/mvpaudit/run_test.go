@@ -328,3 +328,9 @@ func TestRunStopsAtAnUnreachableTarget(t *testing.T) {
 	assert.Empty(t, out.String())
 	assert.NoDirExists(t, outDir, "the reports directory is not touched")
 }
+
+func TestPhasesNameTheRunnersStretches(t *testing.T) {
+	got := phasesOf(runner.Info{StackReady: 8 * time.Second, Sections: 90 * time.Second})
+	assert.Equal(t, []report.Phase{{Name: "starting the stack", Seconds: 8}, {Name: report.PhaseSections, Seconds: 90}}, got,
+		"an external run starts no stack and a run without preflight has none: absent phases are left out")
+}
