@@ -301,6 +301,7 @@ func Catalog() []Check {
 			Action:          "Throttle failed logins per account and per client",
 			Remediation:     "Count failed logins per account and per connection address and answer 429 (or lock out) after a few per minute; do not trust X-Forwarded-For from clients.",
 			RemediationKind: Code,
+			Phase:           Final, // spends failed logins of the audit's address
 			Refs:            []string{"OWASP ASVS 2.2.1", "OWASP API2:2023"},
 		},
 		{
@@ -325,6 +326,7 @@ func Catalog() []Check {
 			Action:          "Remove default accounts and seeded passwords",
 			Remediation:     "Logins such as admin/admin, admin/password, test/test or demo/demo must fail; create administrators through a one-off provisioning step with a generated password.",
 			RemediationKind: Configuration,
+			Phase:           Final, // spends failed logins of the audit's address
 			Refs:            []string{"OWASP ASVS 2.5.4", "OWASP API8:2023"},
 		},
 		{
@@ -333,6 +335,7 @@ func Catalog() []Check {
 			Action:          "Make failed logins take the same time for unknown accounts",
 			Remediation:     "Verify the password against a dummy hash of the same cost when the account does not exist, so that a wrong password and an unknown account take the same time.",
 			RemediationKind: Code,
+			Phase:           Final, // spends failed logins of the audit's address
 			Refs:            []string{"OWASP Authentication Cheat Sheet", "OWASP WSTG-IDNT-04"},
 			Thresholds:      []Threshold{{Metric: "max_ratio", Default: 1.5, Unit: "", Meaning: "largest ratio of failed-login times, existing vs unknown account"}},
 		},
@@ -391,6 +394,7 @@ func Catalog() []Check {
 			Action:          "Use parameterised queries everywhere",
 			Remediation:     "SQL payloads in the login, path ids, query parameters and stored fields must not cause 5xx, database error text, pg_sleep delays, extra rows or a login; stored values must round-trip literally.",
 			RemediationKind: Code,
+			Phase:           Final, // spends failed logins of the audit's address
 			Refs:            []string{"OWASP ASVS 5.3.4", "ZAP 40018/40022", "nuclei postgres-time-based-sqli"},
 		},
 		{

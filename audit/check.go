@@ -77,7 +77,19 @@ type Check struct {
 	// Thresholds are the limits the check judges measurements against;
 	// a policy file may override each as "<ID>.<metric>".
 	Thresholds []Threshold
+	// Phase is when the runner runs the check ("" with the others).
+	Phase Phase
 }
+
+// Phase is when the runner runs a check within an audit.
+type Phase string
+
+// Final checks run after every other check of the run, section by section
+// in the usual order: they spend a budget the target keeps per client
+// address (failed logins), so that the target refuses the audit's address
+// for a while, and every check needing a login after them would wait for
+// the target's window to end.
+const Final Phase = "final"
 
 // Threshold is one tunable limit of a check and its built-in default.
 type Threshold struct {
@@ -119,6 +131,9 @@ func (c Check) Validate() error {
 	}
 	if strings.ContainsAny(c.Title+c.Action, "\n") {
 		problems = append(problems, "title and action must be one line")
+	}
+	if c.Phase != "" && c.Phase != Final {
+		problems = append(problems, fmt.Sprintf("unknown phase %q", c.Phase))
 	}
 	seen := map[string]bool{}
 	for _, th := range c.Thresholds {

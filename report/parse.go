@@ -74,8 +74,11 @@ type PackageResult struct {
 	Name string
 	// Action is pass, fail or skip, the worst when several streams ended
 	// the package; "" when the package never finished.
-	Action      string
-	Elapsed     float64
+	Action  string
+	Elapsed float64
+	// Spent is every run of the package added up: a package the runner
+	// runs in two phases, or split over shards, ends more than once.
+	Spent       float64
 	BuildFailed bool
 	Panicked    bool
 	TimedOut    bool
@@ -244,6 +247,7 @@ func (p *parser) event(e event) {
 			pr.addOutput(e.Output)
 			pr.notice(e.Output)
 		case "pass", "fail", "skip":
+			pr.Spent += e.Elapsed
 			if pr.Action == "" || rank(e.Action) >= rank(pr.Action) { // the worst, whatever the order of the streams
 				pr.Action = e.Action
 				pr.Elapsed = e.Elapsed

@@ -28,8 +28,8 @@ const slowestShown = 8
 func timingOf(run Run, checks []CheckResult) Timing {
 	t := Timing{Sections: []Phase{}, Slowest: []Phase{}}
 	for _, name := range run.PackageNames() {
-		if pr := run.Packages[name]; pr.Elapsed > 0 {
-			t.Sections = append(t.Sections, Phase{Name: path.Base(name), Seconds: pr.Elapsed})
+		if pr := run.Packages[name]; pr.Spent > 0 {
+			t.Sections = append(t.Sections, Phase{Name: path.Base(name), Seconds: pr.Spent})
 		}
 	}
 	for _, c := range checks {

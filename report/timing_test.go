@@ -13,8 +13,8 @@ import (
 
 func TestTimingSaysWhereTheTimeWent(t *testing.T) {
 	run := Run{Packages: map[string]*PackageResult{
-		"example.com/m/security":      {Name: "example.com/m/security", Action: "pass", Elapsed: 50},
-		"example.com/m/functionality": {Name: "example.com/m/functionality", Action: "pass", Elapsed: 3},
+		"example.com/m/security":      {Name: "example.com/m/security", Action: "pass", Elapsed: 30, Spent: 50},
+		"example.com/m/functionality": {Name: "example.com/m/functionality", Action: "pass", Elapsed: 3, Spent: 3},
 	}}
 	checks := []CheckResult{
 		{Check: audit.Check{ID: "SEC-A-001"}, Duration: 40 * time.Second},
@@ -43,4 +43,24 @@ func TestTimingSaysWhereTheTimeWent(t *testing.T) {
 func TestTimingOfAStreamAloneListsTheSections(t *testing.T) {
 	rows := timingRows(nil, Timing{Sections: []Phase{{"security", 1.25}}})
 	assert.Equal(t, [][2]string{{"section security", "1.3s"}}, rows)
+}
+
+// The runner's final phase runs a package a second time in one stream:
+// its time is both runs, its checks those of both.
+func TestAPackageRunTwiceInOneStreamAddsUp(t *testing.T) {
+	stream := `{"Action":"start","Package":"m/security"}
+{"Action":"run","Package":"m/security","Test":"TestSEC_A_001_X"}
+{"Action":"pass","Package":"m/security","Test":"TestSEC_A_001_X","Elapsed":1}
+{"Action":"pass","Package":"m/security","Elapsed":20}
+{"Action":"start","Package":"m/security"}
+{"Action":"run","Package":"m/security","Test":"TestSEC_B_001_Y"}
+{"Action":"pass","Package":"m/security","Test":"TestSEC_B_001_Y","Elapsed":4}
+{"Action":"pass","Package":"m/security","Elapsed":5}
+`
+	run, err := Parse(strings.NewReader(stream))
+	require.NoError(t, err)
+	pr := run.Packages["m/security"]
+	assert.Equal(t, "pass", pr.Action)
+	assert.Equal(t, 25.0, pr.Spent)
+	assert.Len(t, pr.Tests, 2)
 }

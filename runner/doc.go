@@ -7,4 +7,9 @@
 // environment (AUDIT_STACK_JSON, never a file: it holds the stack's
 // credentials); each section's TestMain attaches instead of starting its
 // own stack.
+//
+// Checks of the final phase (audit.Final: those that spend a budget the
+// target keeps per client address, such as failed logins) run in a second
+// go test invocation after every other check, into the same stream: the
+// target refusing the audit's address after them then delays nothing.
 package runner

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/mvpaudit/mvpaudit/audit"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
@@ -182,15 +184,91 @@ func run(ctx context.Context, o Options) (Info, error) {
 	if timeout == 0 {
 		timeout = 30 * time.Minute
 	}
-	args := []string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.String()}
-	if o.Run != "" {
-		args = append(args, "-run", o.Run)
-	}
-	args = append(args, o.GoTestArgs...)
-	for _, s := range sections {
-		args = append(args, "./"+s)
+	main, final, err := phases(sections, o.Run)
+	if err != nil {
+		return info, err
 	}
 	logf("running %s", strings.Join(sections, ", "))
+	started := time.Now()
+	err = goTest(ctx, o, root, env, timeout, main)
+	if len(final.packages) > 0 && err == nil && ctx.Err() == nil {
+		// What is left of the bound; a run cut by it leaves the final
+		// checks out, and the report calls them missing.
+		if left := timeout - time.Since(started); left >= minFinalTimeout {
+			logf("running the final checks of %s", strings.Join(final.packages, ", "))
+			err = goTest(ctx, o, root, env, left, final)
+		}
+	}
+	info.Sections = time.Since(started)
+	info.End = time.Now().UTC()
+	if ours != nil {
+		// A dependency that died mid-run makes every later check's
+		// evidence worthless, pass or fail.
+		info.Problems = append(info.Problems, stackProblems(ours)...)
+	}
+	if err != nil {
+		return info, err
+	}
+	return info, nil
+}
+
+// minFinalTimeout is the least time worth giving the final phase.
+const minFinalTimeout = 10 * time.Second
+
+// invocation is one `go test` run of the sections: its packages and the
+// -run and -skip patterns that pick its checks.
+type invocation struct {
+	packages  []string
+	run, skip string
+}
+
+// phases splits the run in two go test invocations: every selected check
+// but the final ones, then the final ones (audit.Final), so that the
+// target's refusal of the audit's address after them delays nothing.
+func phases(sections []string, run string) (main, final invocation, err error) {
+	main = invocation{packages: sections, run: run}
+	var selected *regexp.Regexp
+	if run != "" {
+		if selected, err = regexp.Compile(run); err != nil {
+			return main, final, fmt.Errorf("the -run pattern %q: %w", run, err)
+		}
+	}
+	var finals []audit.Check
+	for _, c := range audit.Catalog() {
+		name := audit.TestName(c.ID) + "Check" // a whole test name, as -run sees one
+		if c.Phase == audit.Final && slices.Contains(sections, string(c.Section)) && (selected == nil || selected.MatchString(name)) {
+			finals = append(finals, c)
+			if !slices.Contains(final.packages, string(c.Section)) {
+				final.packages = append(final.packages, string(c.Section))
+			}
+		}
+	}
+	if len(finals) == 0 {
+		return main, final, nil
+	}
+	main.skip = audit.RunPattern(finals)
+	final.run = main.skip
+	// The sections' order, not the catalog's.
+	slices.SortStableFunc(final.packages, func(a, b string) int {
+		return slices.Index(sections, a) - slices.Index(sections, b)
+	})
+	return main, final, nil
+}
+
+// goTest runs one invocation of the sections, its stream to o.Stream. The
+// go test exit status is not an error.
+func goTest(ctx context.Context, o Options, root string, env []string, timeout time.Duration, inv invocation) error {
+	args := []string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.Round(time.Second).String()}
+	if inv.run != "" {
+		args = append(args, "-run", inv.run)
+	}
+	if inv.skip != "" {
+		args = append(args, "-skip", inv.skip)
+	}
+	args = append(args, o.GoTestArgs...)
+	for _, s := range inv.packages {
+		args = append(args, "./"+s)
+	}
 	goCmd := o.GoCommand
 	if goCmd == "" {
 		goCmd = "go"
@@ -207,23 +285,15 @@ func run(ctx context.Context, o Options) (Info, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
 	cmd.WaitDelay = waitDelay
-	started := time.Now()
-	err = cmd.Run()
-	info.Sections = time.Since(started)
+	err := cmd.Run()
 	if ctx.Err() != nil && cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	info.End = time.Now().UTC()
-	if ours != nil {
-		// A dependency that died mid-run makes every later check's
-		// evidence worthless, pass or fail.
-		info.Problems = append(info.Problems, stackProblems(ours)...)
-	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
-		return info, fmt.Errorf("go test: %w", err)
+		return fmt.Errorf("go test: %w", err)
 	}
-	return info, nil
+	return nil
 }
 
 // preflight proves the profile against the target before go test starts:

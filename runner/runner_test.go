@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mvpaudit/mvpaudit/audit"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
@@ -60,4 +61,42 @@ func TestChildEnvWritesNoSecretToDisk(t *testing.T) {
 	got, err := testutil.DecodeDescriptor(value)
 	require.NoError(t, err)
 	assert.Equal(t, d, got)
+}
+
+func TestFinalChecksRunInASecondInvocation(t *testing.T) {
+	var finals []audit.Check
+	for _, c := range audit.Catalog() {
+		if c.Phase == audit.Final {
+			finals = append(finals, c)
+		}
+	}
+	require.NotEmpty(t, finals, "precondition: the catalog has final checks")
+	pattern := audit.RunPattern(finals)
+
+	main, final, err := phases(Sections, "")
+	require.NoError(t, err)
+	assert.Equal(t, invocation{packages: Sections, skip: pattern}, main)
+	assert.Equal(t, pattern, final.run)
+	assert.Equal(t, []string{string(finals[0].Section)}, final.packages)
+
+	// Sections without a final check, or a selection without one: one invocation.
+	main, final, err = phases([]string{"functionality"}, "")
+	require.NoError(t, err)
+	assert.Equal(t, invocation{packages: []string{"functionality"}}, main)
+	assert.Empty(t, final.packages)
+	other := audit.RunPattern([]audit.Check{{ID: "SEC-JWT-004"}})
+	main, final, err = phases(Sections, other)
+	require.NoError(t, err)
+	assert.Equal(t, invocation{packages: Sections, run: other}, main)
+	assert.Empty(t, final.packages)
+
+	// A selection of one final check runs it in the final invocation only.
+	one := audit.RunPattern(finals[:1])
+	main, final, err = phases(Sections, one)
+	require.NoError(t, err)
+	assert.Equal(t, one, main.skip)
+	assert.Equal(t, one, final.run)
+
+	_, _, err = phases(Sections, "(")
+	assert.Error(t, err)
 }

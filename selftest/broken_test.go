@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,51 +19,14 @@ import (
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
-// The clean build is audited once; the broken-stream cases reuse its stream.
-var clean struct {
-	once sync.Once
-	out  Outcome
-	err  error
-}
-
-func cleanRun(t *testing.T) Outcome {
-	t.Helper()
-	clean.once.Do(func() {
-		clean.out, clean.err = Run(context.Background(), Variant{Name: "clean"}, workDir(t), logWriter{t})
-	})
-	require.NoError(t, clean.err)
-	return clean.out
-}
-
-// The default image on the default configuration: GO, and not one check
-// failing, erroring, missing or left unevaluated (no false alarm).
-func TestCleanBuildIsGO(t *testing.T) {
-	needWholeRun(t)
-	o := cleanRun(t)
-	t.Logf("clean: %s in %.0fs, %d checks", o.Decision.Verdict, o.Wall.Seconds(), len(o.Decision.Checks))
-	require.NoError(t, o.RunErr)
-	assert.Equal(t, report.Go, o.Decision.Verdict, "the clean build: %s", o.Decision.Rule)
-	assert.Empty(t, o.Decision.Causes)
-	assert.Empty(t, ids(o.Failed()), "false alarms on the clean build:%s", summary(o.Failed()))
-	assert.Len(t, o.Decision.Checks, len(audit.Catalog()))
-	for _, c := range o.Decision.Checks {
-		assert.Equal(t, audit.Pass, c.Status, "%s on the clean build: %s", c.ID, c.Reason)
-	}
-}
-
-// brokenSeen collects what each broken case gave, for the matrix.
-var brokenSeen = struct {
-	sync.Mutex
-	byCase map[string]BrokenSeen
-}{byCase: map[string]BrokenSeen{}}
-
 // assertBroken judges a case of the audit itself broken: the verdict must
-// be NO-GO on incomplete evidence, and a cause must name what broke.
-func assertBroken(t *testing.T, d report.Decision, wantCause string) {
+// be NO-GO on incomplete evidence, and a cause must name what broke. What
+// the case gave goes to seen, for the matrix.
+func assertBroken(t *testing.T, seen *results, name string, d report.Decision, wantCause string) {
 	t.Helper()
-	brokenSeen.Lock()
-	brokenSeen.byCase[t.Name()[strings.Index(t.Name(), "/")+1:]] = BrokenSeen{Verdict: string(d.Verdict), Incomplete: d.Incomplete}
-	brokenSeen.Unlock()
+	seen.Lock()
+	seen.broken[name] = BrokenSeen{Verdict: string(d.Verdict), Incomplete: d.Incomplete}
+	seen.Unlock()
 	assert.NotEqual(t, report.Go, d.Verdict)
 	assert.NotEqual(t, report.Conditional, d.Verdict)
 	assert.True(t, d.Incomplete, "the evidence is not marked incomplete (rule: %s)", d.Rule)
@@ -113,56 +75,63 @@ func killDuring(service string, after time.Duration) func(ctx context.Context, l
 	}
 }
 
-func TestBrokenEvidenceIsNeverGO(t *testing.T) {
-	needWholeRun(t)
-	dir := workDir(t)
-	run := func(t *testing.T, v Variant) Outcome {
-		o, err := Run(context.Background(), v, dir, logWriter{t})
-		require.NoError(t, err)
-		t.Logf("%s: %s in %.0fs; causes: %q", v.Name, o.Decision.Verdict, o.Wall.Seconds(), o.Decision.Causes)
-		return o
+// brokenStacks are the broken cases that run a stack of their own; each
+// must end NO-GO on incomplete evidence with a cause naming what broke.
+func brokenStacks(t *testing.T) []struct {
+	Name, Cause string
+	Variant     Variant
+	RunFails    bool // the runner itself returns an error
+} {
+	return []struct {
+		Name, Cause string
+		Variant     Variant
+		RunFails    bool
+	}{
+		{Name: "dependency killed mid-run", Cause: "the redis container was",
+			Variant: Variant{Name: "broken-redis-killed", Sections: []string{"security"}, During: killDuring("redis", 8*time.Second)}},
+		{Name: "orchestrator image missing", Cause: "mvpaudit/orchestrator:selftest-missing not present locally", RunFails: true,
+			Variant: Variant{Name: "broken-image-missing", Image: "mvpaudit/orchestrator:selftest-missing", Sections: []string{"functionality"}}},
+		{Name: "section does not compile", Cause: "failed to build",
+			Variant: Variant{Name: "broken-build", Sections: []string{"functionality"},
+				GoTestArgs: overlay(t, "functionality", "zz_selftest_broken_test.go",
+					"package functionality\n\nfunc selftestBroken() { notDefinedAnywhere() }\n")}},
+		{Name: "a test panics after every check passed", Cause: "panicked",
+			Variant: Variant{Name: "broken-panic", Sections: []string{"functionality"},
+				GoTestArgs: overlay(t, "functionality", "zz_selftest_panic_test.go",
+					"package functionality\n\nimport \"testing\"\n\nfunc TestZZSelftestPanics(t *testing.T) { panic(\"planted by the self-test\") }\n")}},
+		{Name: "run cut by -timeout", Cause: "timed out",
+			Variant: Variant{Name: "broken-timeout", Sections: []string{"security"}, Timeout: 6 * time.Second}},
 	}
+}
 
-	t.Run("dependency killed mid-run", func(t *testing.T) {
-		o := run(t, Variant{Name: "broken-redis-killed", Sections: []string{"security"}, During: killDuring("redis", 8*time.Second)})
-		assertBroken(t, o.Decision, "the redis container was")
-	})
-	t.Run("orchestrator image missing", func(t *testing.T) {
-		o := run(t, Variant{Name: "broken-image-missing", Image: "mvpaudit/orchestrator:selftest-missing", Sections: []string{"functionality"}})
-		require.Error(t, o.RunErr)
-		assertBroken(t, o.Decision, "mvpaudit/orchestrator:selftest-missing not present locally")
-	})
-	t.Run("section does not compile", func(t *testing.T) {
-		o := run(t, Variant{Name: "broken-build", Sections: []string{"functionality"},
-			GoTestArgs: overlay(t, "functionality", "zz_selftest_broken_test.go",
-				"package functionality\n\nfunc selftestBroken() { notDefinedAnywhere() }\n")})
-		assertBroken(t, o.Decision, "failed to build")
-	})
-	t.Run("a test panics after every check passed", func(t *testing.T) {
-		o := run(t, Variant{Name: "broken-panic", Sections: []string{"functionality"},
-			GoTestArgs: overlay(t, "functionality", "zz_selftest_panic_test.go",
-				"package functionality\n\nimport \"testing\"\n\nfunc TestZZSelftestPanics(t *testing.T) { panic(\"planted by the self-test\") }\n")})
-		assertBroken(t, o.Decision, "panicked")
-	})
-	t.Run("run cut by -timeout", func(t *testing.T) {
-		o := run(t, Variant{Name: "broken-timeout", Sections: []string{"security"}, Timeout: 6 * time.Second})
-		assertBroken(t, o.Decision, "timed out")
-	})
-
-	cleanStream := func(t *testing.T) []byte {
-		o := cleanRun(t)
-		require.Equal(t, report.Go, o.Decision.Verdict, "precondition: the clean run is GO")
-		return o.Stream
+// assertCleanIsGO judges the default image on the default configuration:
+// GO, and not one check failing, erroring, missing or left unevaluated (no
+// false alarm).
+func assertCleanIsGO(t *testing.T, o Outcome) {
+	t.Logf("clean: %s in %.0fs, %d checks", o.Decision.Verdict, o.Wall.Seconds(), len(o.Decision.Checks))
+	require.NoError(t, o.RunErr)
+	assert.Equal(t, report.Go, o.Decision.Verdict, "the clean build: %s", o.Decision.Rule)
+	assert.Empty(t, o.Decision.Causes)
+	assert.Empty(t, ids(o.Failed()), "false alarms on the clean build:%s", summary(o.Failed()))
+	assert.Len(t, o.Decision.Checks, len(audit.Catalog()))
+	for _, c := range o.Decision.Checks {
+		assert.Equal(t, audit.Pass, c.Status, "%s on the clean build: %s", c.ID, c.Reason)
 	}
+}
+
+// brokenStreams break the clean run's stream after the fact: evidence cut
+// short or checks dropped must never give GO either.
+func brokenStreams(t *testing.T, seen *results, clean Outcome) {
+	require.Equal(t, report.Go, clean.Decision.Verdict, "precondition: the clean run is GO")
 	evaluate := func(t *testing.T, stream []byte) report.Decision {
 		r, err := report.Parse(bytes.NewReader(stream))
 		require.NoError(t, err)
 		return report.Evaluate(r, audit.Catalog(), audit.DefaultPolicy(), time.Now())
 	}
 	t.Run("stream truncated half-way", func(t *testing.T) {
-		s := cleanStream(t)
+		s := clean.Stream
 		d := evaluate(t, s[:len(s)/2])
-		assertBroken(t, d, "")
+		assertBroken(t, seen, "stream truncated half-way", d, "")
 		assert.Contains(t, strings.Join(d.Causes, "\n"), "never finished")
 	})
 	t.Run("checks removed from the stream", func(t *testing.T) {
@@ -170,7 +139,7 @@ func TestBrokenEvidenceIsNeverGO(t *testing.T) {
 		drop := map[string]audit.Severity{"SEC-JWT-004": audit.Critical, "DEP-VER-001": audit.Low}
 		var kept bytes.Buffer
 		dropped := 0
-		for _, line := range bytes.SplitAfter(cleanStream(t), []byte("\n")) {
+		for _, line := range bytes.SplitAfter(clean.Stream, []byte("\n")) {
 			gone := false
 			for id, sev := range drop {
 				c, ok := audit.Lookup(id)
@@ -187,7 +156,7 @@ func TestBrokenEvidenceIsNeverGO(t *testing.T) {
 		require.NotZero(t, dropped, "precondition: the clean stream holds the checks")
 		d := evaluate(t, kept.Bytes())
 		for id := range drop {
-			assertBroken(t, d, id)
+			assertBroken(t, seen, "checks removed from the stream", d, id)
 			for _, r := range d.Checks {
 				if r.ID == id {
 					assert.Equal(t, audit.Missing, r.Status, id)

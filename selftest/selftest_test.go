@@ -1,13 +1,16 @@
 package selftest
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -59,75 +62,163 @@ func summary(checks []report.CheckResult) string {
 	return b.String()
 }
 
-func TestDefectCorpus(t *testing.T) {
+// results is what the stacks of one self-test run gave, for the checks
+// made after all of them (the broken streams, the matrix).
+type results struct {
+	sync.Mutex
+	clean    *Outcome
+	broken   map[string]BrokenSeen
+	observed map[string]Observed
+}
+
+// stackJob is one audit of the self-test with its own stack.
+type stackJob struct {
+	name    string
+	variant Variant
+	judge   func(t *testing.T, o Outcome)
+}
+
+// sectionSeconds is roughly what each section takes on the clean build
+// here (2 cores), to start the longest audits first: the pool ends when
+// its last audit does, and a long one started last would run alone.
+var sectionSeconds = map[string]float64{
+	"functionality": 5, "deployment": 15, "security": 60, "performance": 40, "infrastructure": 60,
+}
+
+// estimate is a job's expected length in seconds (stack start included).
+func (j stackJob) estimate() float64 {
+	sections := j.variant.Sections
+	if sections == nil {
+		sections = slices.Collect(maps.Keys(sectionSeconds))
+	}
+	total := 15.0
+	for _, s := range sections {
+		total += sectionSeconds[s]
+	}
+	if j.variant.Timeout > 0 {
+		total = min(total, 15+j.variant.Timeout.Seconds())
+	}
+	return total
+}
+
+// TestSelftest runs every audit of the self-test (the clean build, the
+// clean build under each API dialect, each planted defect, the audit
+// broken on purpose) as one pool, longest first, two at a time (go test's
+// -parallel, GOMAXPROCS here: two cores keep the timing checks honest),
+// then judges the broken streams and writes the detection matrix from
+// what the runs saw.
+func TestSelftest(t *testing.T) {
 	needWholeRun(t)
 	dir := workDir(t)
-	clean := cleanRun(t)
-	// Two variants at a time (go test's -parallel, GOMAXPROCS here): each
-	// has its own stack, and two cores keep the timing checks honest.
-	observed := make([]*Observed, len(Corpus))
-	t.Run("defects", func(t *testing.T) {
-		for i, d := range Corpus {
-			t.Run(d.Name, func(t *testing.T) {
+	seen := &results{broken: map[string]BrokenSeen{}, observed: map[string]Observed{}}
+	var jobs []stackJob
+	jobs = append(jobs, stackJob{name: "clean", variant: Variant{Name: "clean"}, judge: func(t *testing.T, o Outcome) {
+		seen.Lock()
+		seen.clean = &o
+		seen.Unlock()
+		assertCleanIsGO(t, o)
+	}})
+	for _, d := range Dialects {
+		jobs = append(jobs, stackJob{name: "dialect/" + d.Name,
+			variant: Variant{Name: "dialect-" + d.Name, Env: map[string]string{"API_DIALECT": d.Name}, Profile: d.Profile},
+			judge:   func(t *testing.T, o Outcome) { assertDialectIsGO(t, d.Name, d.NotApplicable, o) }})
+	}
+	for _, d := range Corpus {
+		jobs = append(jobs, stackJob{name: "defect/" + d.Name, variant: d.Variant(), judge: func(t *testing.T, o Outcome) {
+			obs := assertDefectCaught(t, d, o)
+			seen.Lock()
+			seen.observed[d.Name] = obs
+			seen.Unlock()
+		}})
+	}
+	for _, b := range brokenStacks(t) {
+		jobs = append(jobs, stackJob{name: "broken/" + b.Name, variant: b.Variant, judge: func(t *testing.T, o Outcome) {
+			t.Logf("%s: %s in %.0fs; causes: %q", b.Variant.Name, o.Decision.Verdict, o.Wall.Seconds(), o.Decision.Causes)
+			if b.RunFails {
+				require.Error(t, o.RunErr)
+			}
+			assertBroken(t, seen, b.Name, o.Decision, b.Cause)
+		}})
+	}
+	slices.SortStableFunc(jobs, func(a, b stackJob) int { return cmp.Compare(b.estimate(), a.estimate()) })
+	t.Run("stacks", func(t *testing.T) {
+		for _, j := range jobs {
+			t.Run(j.name, func(t *testing.T) {
 				t.Parallel()
-				o, err := Run(context.Background(), d.Variant(), dir, logWriter{t})
+				o, err := Run(context.Background(), j.variant, dir, logWriter{t})
 				require.NoError(t, err)
-				t.Logf("%s: %s in %.0fs, %d failed: %v", d.Name, o.Decision.Verdict, o.Wall.Seconds(), len(o.Failed()), ids(o.Failed()))
-				require.NoError(t, o.RunErr, "the audit of the defective stack could not run")
-				assert.Empty(t, o.Decision.Causes, "the evidence of the run is broken")
-				assert.NotEqual(t, report.Go, o.Decision.Verdict, "a planted defect ended in GO")
-				obs := Observed{Defect: d}
-				for _, c := range o.Failed() {
-					obs.Failed = append(obs.Failed, c.Check)
-				}
-				observed[i] = &obs
-				for _, id := range d.Expect {
-					_, ok := audit.Lookup(id)
-					require.True(t, ok, "expected check %s is not in the catalog", id)
-					if got := o.Status(id); got != audit.Fail {
-						t.Errorf("%s did not catch %s: status %q, want fail", id, d.Name, got)
-					}
-				}
-				assert.True(t, obs.Caught(), "no check of severity %s or above caught %s", d.Severity, d.Name)
-				var unrelated []report.CheckResult
-				for _, c := range o.Failed() {
-					if !slices.Contains(d.Expect, c.ID) {
-						unrelated = append(unrelated, c)
-					}
-				}
-				assert.Empty(t, ids(unrelated), "checks unrelated to %s failed:%s", d.Name, summary(unrelated))
+				j.judge(t, o)
 			})
 		}
 	})
-	var seen []Observed
-	for _, o := range observed {
-		if o == nil {
-			return // a -run filter picked some defects, or one could not run: no matrix
+	if seen.clean == nil {
+		return // a -run filter left the clean build out, or it could not run
+	}
+	t.Run("streams", func(t *testing.T) { brokenStreams(t, seen, *seen.clean) })
+	writeMatrix(t, seen)
+}
+
+// assertDefectCaught judges one planted defect's run: NO-GO on complete
+// evidence, every expected check failed, and nothing else.
+func assertDefectCaught(t *testing.T, d Defect, o Outcome) Observed {
+	t.Logf("%s: %s in %.0fs, %d failed: %v", d.Name, o.Decision.Verdict, o.Wall.Seconds(), len(o.Failed()), ids(o.Failed()))
+	require.NoError(t, o.RunErr, "the audit of the defective stack could not run")
+	assert.Empty(t, o.Decision.Causes, "the evidence of the run is broken")
+	assert.NotEqual(t, report.Go, o.Decision.Verdict, "a planted defect ended in GO")
+	obs := Observed{Defect: d}
+	for _, c := range o.Failed() {
+		obs.Failed = append(obs.Failed, c.Check)
+	}
+	for _, id := range d.Expect {
+		_, ok := audit.Lookup(id)
+		require.True(t, ok, "expected check %s is not in the catalog", id)
+		if got := o.Status(id); got != audit.Fail {
+			t.Errorf("%s did not catch %s: status %q, want fail", id, d.Name, got)
 		}
-		seen = append(seen, *o)
+	}
+	assert.True(t, obs.Caught(), "no check of severity %s or above caught %s", d.Severity, d.Name)
+	var unrelated []report.CheckResult
+	for _, c := range o.Failed() {
+		if !slices.Contains(d.Expect, c.ID) {
+			unrelated = append(unrelated, c)
+		}
+	}
+	assert.Empty(t, ids(unrelated), "checks unrelated to %s failed:%s", d.Name, summary(unrelated))
+	return obs
+}
+
+// writeMatrix compares docs/DETECTION.md with what the runs saw (rewrites
+// it with -update); only a whole run, every defect and broken case seen,
+// makes a matrix.
+func writeMatrix(t *testing.T, seen *results) {
+	var observed []Observed
+	for _, d := range Corpus {
+		o, ok := seen.observed[d.Name]
+		if !ok {
+			return
+		}
+		observed = append(observed, o)
+	}
+	broken := map[string]BrokenSeen{}
+	for _, c := range BrokenCases {
+		b, ok := seen.broken[c.Name]
+		if !ok {
+			return
+		}
+		broken[c.Name] = b
 	}
 	root, err := testutil.ModuleRoot()
 	require.NoError(t, err)
 	path := filepath.Join(root, "docs", "DETECTION.md")
-	broken := map[string]BrokenSeen{}
-	brokenSeen.Lock()
-	for _, c := range BrokenCases {
-		b, ok := brokenSeen.byCase[strings.ReplaceAll(c.Name, " ", "_")]
-		if !ok {
-			brokenSeen.Unlock()
-			return // TestBrokenEvidenceIsNeverGO did not run (or not whole): no matrix
-		}
-		broken[c.Name] = b
-	}
-	brokenSeen.Unlock()
+	clean := seen.clean
 	var got strings.Builder
-	require.NoError(t, WriteMatrix(&got, seen, len(clean.Decision.Checks), len(clean.Failed()), broken))
+	require.NoError(t, WriteMatrix(&got, observed, len(clean.Decision.Checks), len(clean.Failed()), broken))
 	if *update {
 		require.NoError(t, os.WriteFile(path, []byte(got.String()), 0o644))
 	}
 	want, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, string(want), got.String(), "docs/DETECTION.md differs from what this run saw: go test ./selftest -run TestDefectCorpus -update")
+	assert.Equal(t, string(want), got.String(), "docs/DETECTION.md differs from what this run saw: go test ./selftest -run TestSelftest -update -timeout 45m")
 }
 
 var update = flag.Bool("update", false, "rewrite docs/DETECTION.md")
