@@ -72,7 +72,9 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 		opts = append(opts, network.WithNetworkName(nil, networks[0]))
 	}
 	opts = append(opts, publishOnLoopback())
-	c, err := testcontainers.Run(ctx, orch.Image, opts...)
+	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
+		return testcontainers.Run(ctx, orch.Image, opts...)
+	})
 	if c != nil {
 		tb.Cleanup(func() { _ = c.Terminate(context.Background()) })
 	}

@@ -127,7 +127,9 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 		}
 	}()
 
-	s.network, err = network.New(ctx, network.WithLabels(map[string]string{"io.mvpaudit": "stack"}))
+	s.network, err = withReaperRetry(ctx, func() (*testcontainers.DockerNetwork, error) {
+		return network.New(ctx, network.WithLabels(map[string]string{"io.mvpaudit": "stack"}))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create network: %w", err)
 	}
@@ -316,7 +318,9 @@ func (s *Stack) startPostgres(ctx context.Context, cfg Config, p stackPlan) (tes
 				FileMode:          0o644,
 			}))
 	}
-	c, err := postgres.Run(ctx, cfg.Images.Postgres, opts...)
+	c, err := withReaperRetry(ctx, func() (*postgres.PostgresContainer, error) {
+		return postgres.Run(ctx, cfg.Images.Postgres, opts...)
+	})
 	return started(ctx, "postgres", cfg.Images.Postgres, c, err)
 }
 
@@ -340,18 +344,20 @@ func (s *Stack) startRedis(ctx context.Context, cfg Config, p stackPlan) (testco
 			FileMode:          0o644,
 		})
 	}
-	c, err := testcontainers.Run(ctx, cfg.Images.Redis,
-		network.WithNetwork([]string{redisAlias}, s.network),
-		testcontainers.WithExposedPorts(redisPort),
-		testcontainers.WithCmd(cmd...),
-		testcontainers.WithFiles(files...),
-		testcontainers.WithWaitStrategy(wait.ForAll(
-			wait.ForLog("Ready to accept connections"),
-			wait.ForListeningPort(redisPort),
-		).WithDeadline(cfg.StartTimeout)),
-		s.labelsFor(ServiceRedis),
-		publishOnLoopback(), // last: after every option that exposes ports
-	)
+	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
+		return testcontainers.Run(ctx, cfg.Images.Redis,
+			network.WithNetwork([]string{redisAlias}, s.network),
+			testcontainers.WithExposedPorts(redisPort),
+			testcontainers.WithCmd(cmd...),
+			testcontainers.WithFiles(files...),
+			testcontainers.WithWaitStrategy(wait.ForAll(
+				wait.ForLog("Ready to accept connections"),
+				wait.ForListeningPort(redisPort),
+			).WithDeadline(cfg.StartTimeout)),
+			s.labelsFor(ServiceRedis),
+			publishOnLoopback(), // last: after every option that exposes ports
+		)
+	})
 	return started(ctx, "redis", cfg.Images.Redis, c, err)
 }
 
@@ -374,19 +380,21 @@ func redisACL(p stackPlan) string {
 }
 
 func (s *Stack) startStub(ctx context.Context, cfg Config, p stackPlan) (testcontainers.Container, error) {
-	c, err := testcontainers.Run(ctx, cfg.Images.ProviderStub,
-		network.WithNetwork([]string{stubAlias}, s.network),
-		testcontainers.WithExposedPorts(stubPort),
-		testcontainers.WithEnv(map[string]string{
-			"STUB_ADDR":              ":8080",
-			"STUB_OPENAI_API_KEY":    p.openAIKey,
-			"STUB_ANTHROPIC_API_KEY": p.anthropicKey,
-			"STUB_CONTROL_TOKEN":     p.stubToken,
-		}),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/health").WithPort(stubPort).WithStartupTimeout(cfg.StartTimeout)),
-		s.labelsFor(ServiceProviderStub),
-		publishOnLoopback(), // last: after every option that exposes ports
-	)
+	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
+		return testcontainers.Run(ctx, cfg.Images.ProviderStub,
+			network.WithNetwork([]string{stubAlias}, s.network),
+			testcontainers.WithExposedPorts(stubPort),
+			testcontainers.WithEnv(map[string]string{
+				"STUB_ADDR":              ":8080",
+				"STUB_OPENAI_API_KEY":    p.openAIKey,
+				"STUB_ANTHROPIC_API_KEY": p.anthropicKey,
+				"STUB_CONTROL_TOKEN":     p.stubToken,
+			}),
+			testcontainers.WithWaitStrategy(wait.ForHTTP("/health").WithPort(stubPort).WithStartupTimeout(cfg.StartTimeout)),
+			s.labelsFor(ServiceProviderStub),
+			publishOnLoopback(), // last: after every option that exposes ports
+		)
+	})
 	return started(ctx, "providerstub", cfg.Images.ProviderStub, c, err)
 }
 
@@ -403,15 +411,17 @@ func orchestratorEnv(env envfile.File, p stackPlan) map[string]string {
 }
 
 func (s *Stack) startOrchestrator(ctx context.Context, cfg Config, p stackPlan, env envfile.File) (testcontainers.Container, error) {
-	c, err := testcontainers.Run(ctx, cfg.Images.Orchestrator,
-		network.WithNetwork([]string{"orchestrator"}, s.network),
-		testcontainers.WithExposedPorts(appPort),
-		testcontainers.WithEnv(orchestratorEnv(env, p)),
-		testcontainers.WithWaitStrategy(wait.ForHTTP("/health").WithPort(appPort).
-			WithStartupTimeout(cfg.StartTimeout).WithPollInterval(100*time.Millisecond)),
-		s.labelsFor(ServiceOrchestrator),
-		publishOnLoopback(), // last: after every option that exposes ports
-	)
+	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
+		return testcontainers.Run(ctx, cfg.Images.Orchestrator,
+			network.WithNetwork([]string{"orchestrator"}, s.network),
+			testcontainers.WithExposedPorts(appPort),
+			testcontainers.WithEnv(orchestratorEnv(env, p)),
+			testcontainers.WithWaitStrategy(wait.ForHTTP("/health").WithPort(appPort).
+				WithStartupTimeout(cfg.StartTimeout).WithPollInterval(100*time.Millisecond)),
+			s.labelsFor(ServiceOrchestrator),
+			publishOnLoopback(), // last: after every option that exposes ports
+		)
+	})
 	return started(ctx, "orchestrator", cfg.Images.Orchestrator, c, err)
 }
 
