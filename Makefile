@@ -40,7 +40,7 @@ test-short:
 # Built, not `go run`: go run turns every non-zero exit into 1, and the
 # verdict is in the exit code.
 audit: images
-	@$(GO) build -o .build/bin/mvpaudit ./cmd/mvpaudit
+	@$(GO) build -buildvcs=auto -o .build/bin/mvpaudit ./cmd/mvpaudit
 	.build/bin/mvpaudit run$(if $(AUDIT_ENV_FILE), --env-file "$(AUDIT_ENV_FILE)")
 
 ## crosscheck: compare the performance section's measurement with vegeta's CLI (within 20%)
@@ -50,7 +50,7 @@ crosscheck: images
 
 ## stress-verdict: N clean audits beside a second audit, then N of mvp.env (NOISE=0: alone; KINDS=clean or mvp); counts the verdicts (slow, not in CI)
 stress-verdict: images
-	@$(GO) build -o .build/bin/mvpaudit ./cmd/mvpaudit
+	@$(GO) build -buildvcs=auto -o .build/bin/mvpaudit ./cmd/mvpaudit
 	N=$${N:-10} bash build/stress-verdict.sh
 
 lint: vet

@@ -78,6 +78,13 @@ func TestStackStartsAttachesAndLeavesNothing(t *testing.T) {
 	require.NoError(t, tgt.DB.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super))
 	assert.False(t, super, "production.env's role is not a superuser")
 
+	// A UTF8 database with a UTF-8 locale, as the official image makes: a
+	// gateway whose driver insists on client_encoding=UTF8 refuses SQL_ASCII.
+	var encoding, collate string
+	require.NoError(t, tgt.DB.QueryRow(ctx, "SELECT pg_encoding_to_char(encoding), datcollate FROM pg_database WHERE datname = current_database()").Scan(&encoding, &collate))
+	assert.Equal(t, "UTF8", encoding)
+	assert.Contains(t, strings.ToUpper(collate), "UTF-8")
+
 	// Published on loopback only: an audited env file's database must not
 	// be reachable from the network during the audit.
 	for svc, ctr := range Containers(tgt.Docker(), stack.Descriptor) {

@@ -5,6 +5,7 @@
 //	mvpaudit report [flags] [stream...]   report on go test -json streams (stdin if none)
 //	mvpaudit profile check [flags]        prove a target profile against the target (preflight)
 //	mvpaudit stub [flags]                 serve the fake LLM provider on loopback, no Docker
+//	mvpaudit version                      the build's version, commit and catalog size
 //
 // "mvpaudit stub" prints the stub's base URL as the first line of stdout
 // (then STUB_CONTROL_TOKEN=... when it made the control token up) and
@@ -62,6 +63,8 @@ func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return profileCommand(args[1:], stdout, stderr)
 	case "stub":
 		return stubCommand(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		return versionCommand(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return exitGo
@@ -87,6 +90,7 @@ func usage(w io.Writer) {
   mvpaudit profile check [flags]        prove a target profile against the target (the preflight)
   mvpaudit stub [flags]                 serve the fake LLM provider on 127.0.0.1 until SIGINT/SIGTERM;
                                         prints its base URL as the first line
+  mvpaudit version                      the build's version, commit and catalog size
 
 exit codes: 0 GO, 1 NO-GO, 2 CONDITIONAL GO, 3 incomplete evidence,
   4 usage or tool error, or an external target that does not answer

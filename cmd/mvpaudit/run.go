@@ -31,6 +31,20 @@ type runOptions struct {
 	Sections string
 	Checks   string
 	Timeout  time.Duration
+	// Vars are the flags that stand beside an AUDIT_* variable, by
+	// variable name; an empty value leaves the variable as it is.
+	Vars map[string]*string
+}
+
+// varFlags are the run flags named after an AUDIT_* variable: the flag wins
+// over the variable, and the children see the flag's value through it.
+// Passwords, tokens and URLs with credentials stay variables only: a
+// command line is visible to every user of the machine (ps).
+var varFlags = []struct{ flag, env, usage string }{
+	{"target-url", "AUDIT_TARGET_URL", "a running deployment to audit instead of the hermetic stack"},
+	{"profile", "AUDIT_PROFILE", "the target profile (YAML); default: the reference orchestrator's"},
+	{"orchestrator-image", "AUDIT_ORCHESTRATOR_IMAGE", "the image the hermetic stack audits"},
+	{"start-timeout", "AUDIT_START_TIMEOUT", "how long each container of the stack may take to start"},
 }
 
 func (o *runOptions) register(fs *flag.FlagSet) {
@@ -39,6 +53,23 @@ func (o *runOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.Sections, "sections", "", "comma-separated sections to run (default all)")
 	fs.StringVar(&o.Checks, "checks", "", "comma-separated check IDs to run, * allowed (SEC-JWT-004,INF-PG-*); default all")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "bound on the whole test run")
+	o.Vars = map[string]*string{}
+	for _, v := range varFlags {
+		o.Vars[v.env] = fs.String(v.flag, "", v.usage+" (default $"+v.env+")")
+	}
+}
+
+// applyVars puts the flags given into their AUDIT_* variables, so that the
+// configuration and every child process read them the same way.
+func (o runOptions) applyVars(setenv func(k, v string) error) error {
+	for _, v := range varFlags {
+		if val := o.Vars[v.env]; val != nil && *val != "" {
+			if err := setenv(v.env, *val); err != nil {
+				return fmt.Errorf("--%s: %w", v.flag, err)
+			}
+		}
+	}
+	return nil
 }
 
 // runPlan is a run whose every input has been read and checked.
@@ -149,10 +180,11 @@ type runDeps struct {
 	pingDocker func(context.Context) error
 	reachable  func(context.Context, testutil.Config) error
 	run        func(context.Context, runner.Options) (runner.Info, error)
+	setenv     func(key, value string) error
 }
 
 func defaultDeps() runDeps {
-	return runDeps{pingDocker: testutil.PingDocker, reachable: testutil.Reachable, run: runner.Run}
+	return runDeps{pingDocker: testutil.PingDocker, reachable: testutil.Reachable, run: runner.Run, setenv: os.Setenv}
 }
 
 func runCommand(args []string, stdout, stderr io.Writer) int {
@@ -188,6 +220,9 @@ func runWith(args []string, stdout, stderr io.Writer, deps runDeps) int {
 	o.register(fs)
 	if code, ok := parseFlags(fs, args, fail); !ok {
 		return code
+	}
+	if err := o.applyVars(deps.setenv); err != nil {
+		return fail(err)
 	}
 	plan, err := o.Validate()
 	if err != nil {

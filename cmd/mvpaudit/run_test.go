@@ -35,7 +35,7 @@ func oldRun(t *testing.T, dir string) {
 func cleanEnv(t *testing.T) {
 	for _, k := range []string{"AUDIT_ENV_FILE", "AUDIT_PROFILE", "AUDIT_POLICY", "AUDIT_TARGET_URL", "AUDIT_DATABASE_URL",
 		"AUDIT_REDIS_URL", "AUDIT_ADMIN_EMAIL", "AUDIT_ADMIN_PASSWORD", "AUDIT_STACK_JSON", "AUDIT_START_TIMEOUT",
-		"AUDIT_VERBOSE", "GITHUB_STEP_SUMMARY"} {
+		"AUDIT_VERBOSE", "AUDIT_ORCHESTRATOR_IMAGE", "GITHUB_STEP_SUMMARY"} {
 		t.Setenv(k, "")
 	}
 }
@@ -54,6 +54,7 @@ func (f *fakeDeps) deps() runDeps {
 	return runDeps{
 		pingDocker: func(context.Context) error { f.pinged = true; return f.pingErr },
 		reachable:  testutil.Reachable,
+		setenv:     os.Setenv, // every variable a flag may set is restored by cleanEnv
 		run: func(_ context.Context, o runner.Options) (runner.Info, error) {
 			f.ran, f.opts = true, o
 			entries, _ := os.ReadDir(f.outDir)
@@ -113,6 +114,11 @@ func TestRunRejectsBadInputBeforeAnythingStarts(t *testing.T) {
 		{name: "half an admin account", env: map[string]string{"AUDIT_ADMIN_EMAIL": "a@b"}, wantErr: "AUDIT_ADMIN_EMAIL and AUDIT_ADMIN_PASSWORD go together"},
 		{name: "bad target URL", env: map[string]string{"AUDIT_TARGET_URL": "ftp://x"}, wantErr: "AUDIT_TARGET_URL: want an http(s) URL"},
 		{name: "extra arguments", args: []string{"security"}, wantErr: "unexpected arguments"},
+		{name: "bad --target-url", args: []string{"--target-url", "ftp://x"}, wantErr: "AUDIT_TARGET_URL: want an http(s) URL"},
+		{name: "missing --profile", args: []string{"--profile", filepath.Join(dir, "nope.yaml")}, wantErr: "mvpaudit run: AUDIT_PROFILE: open " + filepath.Join(dir, "nope.yaml")},
+		{name: "--profile wins over AUDIT_PROFILE", args: []string{"--profile", badYAML}, env: map[string]string{"AUDIT_PROFILE": filepath.Join(dir, "nope.yaml")},
+			wantErr: "mvpaudit run: AUDIT_PROFILE " + badYAML + ": yaml: line 3"},
+		{name: "bad --start-timeout", args: []string{"--start-timeout", "soon"}, wantErr: `AUDIT_START_TIMEOUT="soon"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -333,4 +339,19 @@ func TestPhasesNameTheRunnersStretches(t *testing.T) {
 	got := phasesOf(runner.Info{StackReady: 8 * time.Second, Sections: 90 * time.Second})
 	assert.Equal(t, []report.Phase{{Name: "starting the stack", Seconds: 8}, {Name: report.PhaseSections, Seconds: 90}}, got,
 		"an external run starts no stack and a run without preflight has none: absent phases are left out")
+}
+
+// A flag named after a variable reaches the run's configuration (and so
+// its children) through that variable, and wins over it.
+func TestRunFlagsStandBesideTheirVariables(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("AUDIT_ORCHESTRATOR_IMAGE", "from/env:1")
+	out := t.TempDir()
+	fake := &fakeDeps{outDir: out}
+	var stdout, stderr bytes.Buffer
+	runWith([]string{"-out-dir", out, "--orchestrator-image", "from/flag:2", "--start-timeout", "45s"}, &stdout, &stderr, fake.deps())
+	require.True(t, fake.ran, "stderr: %s", stderr.String())
+	assert.Equal(t, "from/flag:2", fake.opts.Config.Images.Orchestrator)
+	assert.Equal(t, 45*time.Second, fake.opts.Config.StartTimeout)
+	assert.Equal(t, "from/flag:2", os.Getenv("AUDIT_ORCHESTRATOR_IMAGE"), "children read the flag's value")
 }

@@ -29,9 +29,13 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 
 	pwfile="$(mktemp)"
 	printf '%s\n' "${POSTGRES_PASSWORD:-}" > "$pwfile"
+	# UTF8 and a UTF-8 locale, as the official image: Debian's initdb takes
+	# SQL_ASCII and C from an empty environment, and clients that insist on
+	# client_encoding=UTF8 (pgx's simple protocol) refuse such a database.
+	# POSTGRES_INITDB_ARGS come last, so a user's --encoding or --locale wins.
 	# shellcheck disable=SC2086
 	initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --auth-local=trust \
-		--auth-host=scram-sha-256 ${POSTGRES_INITDB_ARGS:-} > /dev/null
+		--auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 ${POSTGRES_INITDB_ARGS:-} > /dev/null
 	rm -f "$pwfile"
 
 	printf 'host all all all %s\n' "$auth" >> "$PGDATA/pg_hba.conf"
