@@ -126,7 +126,7 @@ func (r Response) MessageOf(body []byte) string {
 	return s
 }
 
-var placeholderPattern = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
+var placeholderPattern = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}`)
 
 // Expand replaces {{name}} placeholders in s; a name without a value is an
 // error naming it.

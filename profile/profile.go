@@ -43,6 +43,9 @@ type Profile struct {
 	Migrations Migrations `yaml:"migrations,omitempty" json:"migrations,omitempty"`
 	Config     Config     `yaml:"config,omitempty" json:"config,omitempty"`
 	Docs       Docs       `yaml:"docs,omitempty" json:"docs,omitempty"`
+	// Run says how the hermetic stack starts the target; without it the
+	// target can only be audited where it already runs.
+	Run *Run `yaml:"run,omitempty" json:"run,omitempty"`
 }
 
 // Health names the probe routes and where the build version sits.
@@ -360,6 +363,7 @@ func ParseAt(data []byte, dir string) (Profile, error) {
 	if p.OpenAPI != nil {
 		p.importOpenAPI(dir, v)
 	}
+	p.Run.resolveFiles(dir)
 	p.validate(v)
 	return p, v.err()
 }

@@ -63,6 +63,7 @@ func (p Profile) validate(v *validator) {
 		v.addf("auth.refresh_token", "%q is captured by no step of auth.register, auth.login or auth.provision", p.Auth.RefreshToken)
 	}
 	v.path("auth.whoami.path", p.Auth.Whoami.Path, true)
+	p.Run.validate(v, p.Credentials)
 	v.jsonPath("auth.whoami.username", p.Auth.Whoami.Username)
 
 	for i, g := range p.Groups {

@@ -153,7 +153,7 @@ func run(ctx context.Context, o Options) (Info, error) {
 		if env, err = childEnv(env, stack.Descriptor); err != nil {
 			return info, err
 		}
-		info.Target = "hermetic stack (" + o.Config.Images.Orchestrator + ")"
+		info.Target = "hermetic stack (" + stack.Descriptor.Containers[testutil.ServiceOrchestrator].Image + ")"
 		docker, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
 			return info, fmt.Errorf("docker client: %w", err)

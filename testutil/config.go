@@ -76,7 +76,7 @@ func ConfigFromEnv() (Config, error) {
 		Images: Images{
 			Postgres:     envOr("AUDIT_POSTGRES_IMAGE", "mvpaudit/postgres:15"),
 			Redis:        envOr("AUDIT_REDIS_IMAGE", "mvpaudit/redis:7"),
-			Orchestrator: envOr("AUDIT_ORCHESTRATOR_IMAGE", "mvpaudit/orchestrator:dev"),
+			Orchestrator: os.Getenv("AUDIT_ORCHESTRATOR_IMAGE"), // empty: the profile's run block says
 			ProviderStub: envOr("AUDIT_PROVIDERSTUB_IMAGE", "mvpaudit/providerstub:dev"),
 		},
 	}

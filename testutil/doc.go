@@ -53,9 +53,12 @@
 //	AUDIT_START_TIMEOUT       how long the stack may take to start (default 3m)
 //	AUDIT_VERBOSE             true shows testcontainers' progress lines
 //	AUDIT_POSTGRES_IMAGE      images (defaults: mvpaudit/postgres:15,
-//	AUDIT_REDIS_IMAGE         mvpaudit/redis:7, mvpaudit/orchestrator:dev,
-//	AUDIT_ORCHESTRATOR_IMAGE  mvpaudit/providerstub:dev; `make images`
-//	AUDIT_PROVIDERSTUB_IMAGE  builds them; official postgres/redis images work)
+//	AUDIT_REDIS_IMAGE         mvpaudit/redis:7, mvpaudit/providerstub:dev;
+//	AUDIT_PROVIDERSTUB_IMAGE  `make images` builds them; official
+//	                          postgres/redis images work)
+//	AUDIT_ORCHESTRATOR_IMAGE  the target's image instead of the profile's
+//	                          run.image (mvpaudit/orchestrator:dev for the
+//	                          reference profile)
 //
 // A -run pattern naming a check ID with hyphens (SEC-JWT-004) is refused
 // with exit 2 before any stack starts: test names use underscores

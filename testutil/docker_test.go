@@ -39,16 +39,20 @@ func TestCheckEnvFile(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, []byte(data), 0o600))
 		return p
 	}
-	require.NoError(t, CheckEnvFile(filepath.Join(moduleRootT(t), DefaultEnvFile)))
-	err := CheckEnvFile(filepath.Join(dir, "nope.env"))
+	ref := ReferenceProfile()
+	require.NoError(t, CheckEnvFile(filepath.Join(moduleRootT(t), DefaultEnvFile), ref))
+	err := CheckEnvFile(filepath.Join(dir, "nope.env"), ref)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no such file")
-	err = CheckEnvFile(write("bad.env", "A=1\nnot a pair\n"))
+	err = CheckEnvFile(write("bad.env", "A=1\nnot a pair\n"), ref)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "line 2: want KEY=VALUE")
-	err = CheckEnvFile(write("nodb.env", "A=1\n"))
+	err = CheckEnvFile(write("baddb.env", "DATABASE_URL=mysql://x\n"), ref)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "nodb.env: DATABASE_URL")
+	assert.Contains(t, err.Error(), "baddb.env: DATABASE_URL: want a postgres:// URL")
+	// A target without these settings gets credentials made up: the run
+	// block hands them over through its placeholders.
+	require.NoError(t, CheckEnvFile(write("nodb.env", "A=1\n"), ref))
 }
 
 func moduleRootT(t *testing.T) string {

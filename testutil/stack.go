@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/modules/postgres"
@@ -29,7 +28,6 @@ const (
 	// StubNetworkURL is the provider stub's address inside the stack's
 	// network: where the orchestrator (not the audit) reaches it.
 	StubNetworkURL = "http://" + stubAlias + ":8080"
-	appPort        = "8080/tcp"
 	stubPort       = "8080/tcp"
 	postgresPort   = "5432/tcp"
 	redisPort      = "6379/tcp"
@@ -49,6 +47,9 @@ type Descriptor struct {
 	AppRedisURL      string `json:"app_redis_url"`
 	AdminRedisURL    string `json:"admin_redis_url"`
 	StubControlToken string `json:"stub_control_token"`
+	// SetupAdmin is the admin account the profile's run.setup created
+	// with credentials the stack made up, if it did.
+	SetupAdmin *SetupAdmin `json:"setup_admin,omitempty"`
 }
 
 // Reference names one container.
@@ -102,7 +103,15 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 			return nil, err
 		}
 	}
-	env, plan, err := readEnvFile(cfg.EnvFile)
+	prof, err := LoadProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	image, err := cfg.TargetImage(prof)
+	if err != nil {
+		return nil, err
+	}
+	env, plan, err := readEnvFile(cfg.EnvFile, prof)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +122,7 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 	// The stack never pulls (there may be no registry, and a pull would
 	// dial outside the machine): `make images` builds or fetches them.
 	var missing []string
-	for _, img := range []string{cfg.Images.Postgres, cfg.Images.Redis, cfg.Images.ProviderStub, cfg.Images.Orchestrator} {
+	for _, img := range []string{cfg.Images.Postgres, cfg.Images.Redis, cfg.Images.ProviderStub, image} {
 		if !imagePresent(ctx, img) {
 			missing = append(missing, img)
 		}
@@ -169,10 +178,19 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 		return nil, err
 	}
 
-	app, err := s.startOrchestrator(ctx, cfg, plan, env)
+	app, err := s.startTarget(ctx, cfg, plan, prof, image, env)
 	if app != nil {
 		s.containers = append(s.containers, app)
 	}
+	if err != nil {
+		return nil, err
+	}
+	appPort := containerPort(runBlock(prof))
+	endpoint, err := app.PortEndpoint(ctx, appPort, "http")
+	if err != nil {
+		return nil, fmt.Errorf("the target's address: %w", err)
+	}
+	setupAdmin, err := runSetup(ctx, prof, endpoint, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -183,13 +201,14 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 			ServicePostgres:     ref(pg, cfg.Images.Postgres, postgresPort),
 			ServiceRedis:        ref(rd, cfg.Images.Redis, redisPort),
 			ServiceProviderStub: ref(stub, cfg.Images.ProviderStub, stubPort),
-			ServiceOrchestrator: ref(app, cfg.Images.Orchestrator, appPort),
+			ServiceOrchestrator: ref(app, image, appPort),
 		},
 		AppDatabaseURL:   plan.appDSN,
 		AdminDatabaseURL: plan.adminDSN,
 		AppRedisURL:      plan.appRedisURL,
 		AdminRedisURL:    plan.adminRedisURL,
 		StubControlToken: plan.stubToken,
+		SetupAdmin:       setupAdmin,
 	}
 	return s, nil
 }
@@ -212,20 +231,21 @@ func (s *Stack) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// CheckEnvFile reports whether the env file at path can configure a stack:
-// it parses and its DATABASE_URL and REDIS_URL are usable. The error names
-// the file.
-func CheckEnvFile(path string) error {
-	_, _, err := readEnvFile(path)
+// CheckEnvFile reports whether the env file at path can configure a stack
+// for the profile's target: it parses, and its database and Redis URLs (the
+// settings the profile names, when the file has them) are usable. The
+// error names the file.
+func CheckEnvFile(path string, prof Profile) error {
+	_, _, err := readEnvFile(path, prof)
 	return err
 }
 
-func readEnvFile(path string) (envfile.File, stackPlan, error) {
+func readEnvFile(path string, prof Profile) (envfile.File, stackPlan, error) {
 	env, err := envfile.ReadFile(path)
 	if err != nil {
 		return env, stackPlan{}, err
 	}
-	plan, err := planStack(env)
+	plan, err := planStack(env, prof)
 	if err != nil {
 		return env, plan, fmt.Errorf("env file %s: %w", path, err)
 	}
@@ -245,21 +265,25 @@ type stackPlan struct {
 	stubToken                  string
 }
 
-// planStack derives container settings from DATABASE_URL and REDIS_URL so
-// that the stack honours the audited credentials: a superuser DSN really is
-// a superuser, a Redis URL without a password really meets an open Redis.
-func planStack(env envfile.File) (stackPlan, error) {
+// planStack derives container settings from the audited database and Redis
+// URLs so that the stack honours the audited credentials: a superuser DSN
+// really is a superuser, a Redis URL without a password really meets an
+// open Redis. A target without such settings gets credentials made up.
+func planStack(env envfile.File, prof Profile) (stackPlan, error) {
 	var p stackPlan
 	var errs []error
-	dsn, err := url.Parse(env.Get("DATABASE_URL"))
+	dbKey, _ := prof.Setting("database_url")
+	redisKey, _ := prof.Setting("redis_url")
+	dbURL, redisURL := credentialsFrom(env, prof)
+	dsn, err := url.Parse(dbURL)
 	if err != nil || dsn.Scheme == "" || !strings.HasPrefix(dsn.Scheme, "postgres") {
-		errs = append(errs, errors.New("DATABASE_URL: want a postgres:// URL"))
+		errs = append(errs, fmt.Errorf("%s: want a postgres:// URL", dbKey))
 	} else {
 		p.pgUser = dsn.User.Username()
 		p.pgPassword, _ = dsn.User.Password()
 		p.pgDB = strings.TrimPrefix(dsn.Path, "/")
 		if p.pgUser == "" || p.pgDB == "" {
-			errs = append(errs, errors.New("DATABASE_URL: want a user and a database name"))
+			errs = append(errs, fmt.Errorf("%s: want a user and a database name", dbKey))
 		}
 		if p.pgUser != "postgres" {
 			p.pgAdminPassword = randomToken(24)
@@ -276,9 +300,9 @@ func planStack(env envfile.File) (stackPlan, error) {
 		admin.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
 		p.adminDSN = admin.String()
 	}
-	rurl, err := url.Parse(env.Get("REDIS_URL"))
+	rurl, err := url.Parse(redisURL)
 	if err != nil || (rurl.Scheme != "redis" && rurl.Scheme != "rediss") {
-		errs = append(errs, errors.New("REDIS_URL: want a redis:// URL"))
+		errs = append(errs, fmt.Errorf("%s: want a redis:// URL", redisKey))
 	} else {
 		p.redisUser = rurl.User.Username()
 		p.redisPassword, _ = rurl.User.Password()
@@ -291,8 +315,7 @@ func planStack(env envfile.File) (stackPlan, error) {
 		}
 		p.adminRedisURL = admin.String()
 	}
-	p.openAIKey = env.Get("OPENAI_API_KEY")
-	p.anthropicKey = env.Get("ANTHROPIC_API_KEY")
+	p.openAIKey, p.anthropicKey = providerKeys(env, prof)
 	p.stubToken = randomToken(16)
 	return p, errors.Join(errs...)
 }
@@ -396,33 +419,6 @@ func (s *Stack) startStub(ctx context.Context, cfg Config, p stackPlan) (testcon
 		)
 	})
 	return started(ctx, "providerstub", cfg.Images.ProviderStub, c, err)
-}
-
-// OrchestratorEnv is the orchestrator's environment: the audited env file
-// with the addresses of the stack's own services injected.
-func orchestratorEnv(env envfile.File, p stackPlan) map[string]string {
-	m := env.Map()
-	m["DATABASE_URL"] = p.appDSN
-	m["REDIS_URL"] = p.appRedisURL
-	m["OPENAI_BASE_URL"] = "http://" + stubAlias + ":8080"
-	m["ANTHROPIC_BASE_URL"] = "http://" + stubAlias + ":8080"
-	m["HTTP_ADDR"] = ":8080"
-	return m
-}
-
-func (s *Stack) startOrchestrator(ctx context.Context, cfg Config, p stackPlan, env envfile.File) (testcontainers.Container, error) {
-	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
-		return testcontainers.Run(ctx, cfg.Images.Orchestrator,
-			network.WithNetwork([]string{"orchestrator"}, s.network),
-			testcontainers.WithExposedPorts(appPort),
-			testcontainers.WithEnv(orchestratorEnv(env, p)),
-			testcontainers.WithWaitStrategy(wait.ForHTTP("/health").WithPort(appPort).
-				WithStartupTimeout(cfg.StartTimeout).WithPollInterval(100*time.Millisecond)),
-			s.labelsFor(ServiceOrchestrator),
-			publishOnLoopback(), // last: after every option that exposes ports
-		)
-	})
-	return started(ctx, "orchestrator", cfg.Images.Orchestrator, c, err)
 }
 
 // ServiceLabel is the label that names the service of each container the

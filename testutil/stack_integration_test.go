@@ -169,3 +169,59 @@ func TestStackRemovedAfterPanic(t *testing.T) {
 	}
 	t.Fatalf("containers still present 60 s after the process died: %s", strings.Join(stackContainers(t, t.Context(), label), ", "))
 }
+
+// A profile's run block is all the stack needs: its env template reaches
+// the target, its files are in the container before it starts, its setup
+// steps run once the target answers, and the admin they create with the
+// stack's made-up credentials is the one the checks log in as.
+func TestStackStartsTheTargetFromTheRunBlock(t *testing.T) {
+	skipShort(t)
+	ctx := t.Context()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(dir+"/note.txt", []byte("from the profile's files\n"), 0o600))
+	ref, err := os.ReadFile(moduleRootT(t) + "/testutil/profiles/reference.yaml")
+	require.NoError(t, err)
+	src := strings.Replace(string(ref), "    HTTP_ADDR: \":8080\"\n", `    HTTP_ADDR: ":8080"
+    AUDIT_RUN_BLOCK_DB_USER: "{{postgres.user}}"
+  files:
+    - {source: note.txt, target: /tmp/audit-note.txt, mode: "0644"}
+  setup:
+    - method: POST
+      path: /api/v1/auth/register
+      json: {email: "{{admin.username}}", password: "{{admin.password}}"}
+      expect: [201]
+`, 1)
+	require.NotEqual(t, string(ref), src, "the reference profile's run block changed shape")
+	require.NoError(t, os.WriteFile(dir+"/profile.yaml", []byte(src), 0o600))
+	cfg := testConfig(t)
+	cfg.Profile = dir + "/profile.yaml"
+
+	stack, err := StartStack(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stack.Close(context.Background()) })
+	require.NotNil(t, stack.Descriptor.SetupAdmin, "setup used {{admin.username}}")
+
+	tgt, err := Attach(ctx, cfg, stack.Descriptor)
+	require.NoError(t, err)
+	defer tgt.Close()
+	app, err := tgt.Container(ServiceOrchestrator)
+	require.NoError(t, err)
+	ins, err := app.Inspect(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, ins.Config.Env, "AUDIT_RUN_BLOCK_DB_USER=ultra_app", "the env template, filled")
+	// docker cp, as the image has no shell and no cat.
+	copied := t.TempDir() + "/note.txt"
+	out, err := exec.CommandContext(ctx, "docker", "cp", app.ID+":/tmp/audit-note.txt", copied).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	data, err := os.ReadFile(copied)
+	require.NoError(t, err)
+	assert.Equal(t, "from the profile's files\n", string(data))
+
+	// The admin identity has no variables set: it is the account setup made.
+	t.Setenv("AUDIT_ADMIN_EMAIL", "")
+	c := tgt.Client(t)
+	u, err := tgt.NewAdmin(ctx, c)
+	require.NoError(t, err)
+	assert.Equal(t, stack.Descriptor.SetupAdmin.Username, u.Email)
+	assert.NotEmpty(t, u.AccessToken, "logged in with the made-up password")
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mvpaudit/mvpaudit/profile"
 	"github.com/mvpaudit/mvpaudit/testutil/envfile"
 )
 
@@ -40,7 +41,7 @@ func TestPlanStackHonoursTheAuditedCredentials(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := planStack(tc.env)
+			p, err := planStack(tc.env, ReferenceProfile())
 			require.NoError(t, err)
 			assert.Contains(t, p.appDSN, "@postgres:5432/ultra", "host must point at the stack's alias")
 			assert.Contains(t, p.appRedisURL, "redis:6379")
@@ -51,7 +52,7 @@ func TestPlanStackHonoursTheAuditedCredentials(t *testing.T) {
 }
 
 func TestPlanStackRejectsBadURLs(t *testing.T) {
-	_, err := planStack(mustEnv(t, "DATABASE_URL=mysql://x", "REDIS_URL="))
+	_, err := planStack(mustEnv(t, "DATABASE_URL=mysql://x", "REDIS_URL=http://x"), ReferenceProfile())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "DATABASE_URL")
 	assert.Contains(t, err.Error(), "REDIS_URL")
@@ -73,12 +74,53 @@ func TestAppRoleSQLQuotes(t *testing.T) {
 	assert.Equal(t, "CREATE ROLE \"we\"\"ird\" LOGIN PASSWORD 'it''s';\nALTER DATABASE \"db\" OWNER TO \"we\"\"ird\";\n", sql)
 }
 
-func TestOrchestratorEnvInjectsAddresses(t *testing.T) {
+// The reference's run block hands the stack's addresses to the
+// orchestrator over the audited settings, which pass through otherwise.
+func TestTargetEnvFillsTheRunBlock(t *testing.T) {
 	env := mustEnv(t, "DATABASE_URL=postgres://a:b@x:1/db", "OPENAI_BASE_URL=https://api.openai.com", "USE_MOCK=false")
-	got := orchestratorEnv(env, stackPlan{appDSN: "postgres://a:b@postgres:5432/db", appRedisURL: "redis://redis:6379"})
+	plan := stackPlan{appDSN: "postgres://a:b@postgres:5432/db", appRedisURL: "redis://redis:6379"}
+	got, err := targetEnv(env, *ReferenceProfile().Run, stackVariables(plan))
+	require.NoError(t, err)
 	assert.Equal(t, "postgres://a:b@postgres:5432/db", got["DATABASE_URL"])
+	assert.Equal(t, "redis://redis:6379", got["REDIS_URL"])
 	assert.Equal(t, "http://providerstub:8080", got["OPENAI_BASE_URL"])
 	assert.Equal(t, "false", got["USE_MOCK"], "audited settings are passed through")
+}
+
+// A gateway configured by parts gets them from the placeholders, and a
+// target with no database setting gets credentials made up.
+func TestRunBlockByParts(t *testing.T) {
+	prof := ReferenceProfile()
+	delete(prof.Config.Settings, "database_url")
+	plan, err := planStack(mustEnv(t, "REDIS_URL=redis://redis:6379"), prof)
+	require.NoError(t, err)
+	run := profile.Run{Image: "x", Port: 3000, Env: map[string]string{"DB_HOST": "{{postgres.host}}", "DB_PORT": "{{postgres.port}}",
+		"DB_USER": "{{postgres.user}}", "DB_PASSWORD": "{{postgres.password}}", "DB_NAME": "{{postgres.database}}", "LLM_KEY": "{{provider.openai_key}}"}}
+	got, err := targetEnv(envfile.File{}, run, stackVariables(plan))
+	require.NoError(t, err)
+	assert.Equal(t, "postgres", got["DB_HOST"])
+	assert.Equal(t, "5432", got["DB_PORT"])
+	assert.Equal(t, "app", got["DB_USER"])
+	assert.Len(t, got["DB_PASSWORD"], 24, "a made-up password")
+	assert.Equal(t, "app", got["DB_NAME"])
+	assert.Equal(t, plan.openAIKey, got["LLM_KEY"])
+	assert.NotEmpty(t, plan.pgAdminPassword, "the made-up role is no superuser")
+
+	_, err = targetEnv(envfile.File{}, profile.Run{Env: map[string]string{"X": "{{nope.x}}"}}, stackVariables(plan))
+	assert.ErrorContains(t, err, "run.env.X")
+}
+
+func TestTargetImage(t *testing.T) {
+	ref := ReferenceProfile()
+	img, err := Config{}.TargetImage(ref)
+	require.NoError(t, err)
+	assert.Equal(t, "mvpaudit/orchestrator:dev", img, "the reference's run block")
+	img, err = Config{Images: Images{Orchestrator: "mine:1"}}.TargetImage(ref)
+	require.NoError(t, err)
+	assert.Equal(t, "mine:1", img, "the variable wins")
+	ref.Run = nil
+	_, err = Config{}.TargetImage(ref)
+	assert.ErrorIs(t, err, ErrNoRunBlock)
 }
 
 func TestRedact(t *testing.T) {

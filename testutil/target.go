@@ -78,6 +78,8 @@ type Target struct {
 	sessions map[string]map[string]string
 
 	pool pool // the run's identities, see pool.go
+	// setupAdmin is the admin the profile's run.setup created, if any.
+	setupAdmin *SetupAdmin
 
 	catchAllMu sync.Mutex
 	catchAll   *CatchAll // learnt once, see catchall.go
@@ -258,6 +260,7 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 
 	pg, rd, stub := t.containers[ServicePostgres], t.containers[ServiceRedis], t.containers[ServiceProviderStub]
 	t.AppDatabaseURL, t.AppRedisURL = d.AppDatabaseURL, d.AppRedisURL
+	t.setupAdmin = d.SetupAdmin
 	t.dbDial = pg.Dial
 	if t.DB, err = openPool(ctx, d.AppDatabaseURL, pg.Dial); err != nil {
 		return nil, fmt.Errorf("database as the application: %w", err)
@@ -276,6 +279,9 @@ func Attach(ctx context.Context, cfg Config, d Descriptor) (_ *Target, err error
 	}
 	t.onClose(func() { t.AdminRedis.Close() })
 	t.AddSecret(passwordOf(d.AdminDatabaseURL), passwordOf(d.AdminRedisURL), d.StubControlToken)
+	if d.SetupAdmin != nil {
+		t.AddSecret(d.SetupAdmin.Password)
+	}
 
 	stubAddr, err := stub.Addr(ctx)
 	if err != nil {

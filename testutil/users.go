@@ -223,6 +223,13 @@ func (t *Target) NewAdmin(ctx context.Context, c *Client) (User, error) {
 		}
 		return u, t.Login(ctx, c, &u)
 	}
+	if a := t.setupAdmin; a != nil {
+		// The profile's run.setup created it with credentials the stack
+		// made up: as if the user had given them.
+		u := User{Email: a.Username, Password: a.Password}
+		t.AddSecret(a.Password)
+		return u, t.Login(ctx, c, &u)
+	}
 	t.pool.mu.Lock()
 	defer t.pool.mu.Unlock()
 	if a := t.pool.admin; a != nil {

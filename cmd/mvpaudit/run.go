@@ -122,28 +122,35 @@ func (o runOptions) Validate() (runPlan, error) {
 	if cfg.Mode() == testutil.ModeShared {
 		return p, errors.New("AUDIT_STACK_JSON is set: the runner starts its own stack; unset it")
 	}
-	switch {
-	case cfg.EnvFile == "":
-	case cfg.Mode() == testutil.ModeExternal:
-		// Someone else's deployment: its settings are whatever its
-		// gateway reads; the audit only has to be able to read the file.
-		if _, err := envfile.ReadFile(cfg.EnvFile); err != nil {
-			return p, err
-		}
-	default:
-		// The hermetic stack is started from it: it must name what the
-		// stack needs.
-		if err := testutil.CheckEnvFile(cfg.EnvFile); err != nil {
-			return p, err
-		}
-	}
+	prof := testutil.ReferenceProfile()
 	if cfg.Profile != "" {
 		data, err := os.ReadFile(cfg.Profile)
 		if err != nil {
 			return p, fmt.Errorf("AUDIT_PROFILE: %w", err)
 		}
-		if _, err := profile.ParseAt(data, filepath.Dir(cfg.Profile)); err != nil {
+		if prof, err = profile.ParseAt(data, filepath.Dir(cfg.Profile)); err != nil {
 			return p, fmt.Errorf("AUDIT_PROFILE %s: %w", cfg.Profile, err)
+		}
+	}
+	switch {
+	case cfg.Mode() == testutil.ModeExternal:
+		// Someone else's deployment: its settings are whatever its
+		// gateway reads; the audit only has to be able to read the file.
+		if cfg.EnvFile != "" {
+			if _, err := envfile.ReadFile(cfg.EnvFile); err != nil {
+				return p, err
+			}
+		}
+	default:
+		// The hermetic stack starts the target: from an image the profile
+		// or the user names, with the env file's credentials.
+		if _, err := cfg.TargetImage(prof); err != nil {
+			return p, fmt.Errorf("AUDIT_PROFILE %s: %w", cfg.Profile, err)
+		}
+		if cfg.EnvFile != "" {
+			if err := testutil.CheckEnvFile(cfg.EnvFile, prof); err != nil {
+				return p, err
+			}
 		}
 	}
 	p.Config = cfg

@@ -84,6 +84,13 @@ func TestRunRejectsBadInputBeforeAnythingStarts(t *testing.T) {
 	badSignoffs := write("signoffs.yaml", "- role: x\n")
 	withOpenAPI, err := os.ReadFile("../../profile/testdata/openapi30-profile.yaml")
 	require.NoError(t, err)
+	ref, err := os.ReadFile("../../testutil/profiles/reference.yaml")
+	require.NoError(t, err)
+	before, after, found := strings.Cut(string(ref), "\nrun:\n")
+	require.True(t, found)
+	_, after, found = strings.Cut(after, "\n# Every route")
+	require.True(t, found)
+	noRun := write("norun.yaml", before+"\n# Every route"+after)
 	goneOpenAPI := write("openapi-profile.yaml", strings.Replace(string(withOpenAPI), "file: acme-openapi.json", "file: gone.json", 1))
 	type testCase struct {
 		name    string
@@ -118,6 +125,7 @@ func TestRunRejectsBadInputBeforeAnythingStarts(t *testing.T) {
 		{name: "missing --profile", args: []string{"--profile", filepath.Join(dir, "nope.yaml")}, wantErr: "mvpaudit run: AUDIT_PROFILE: open " + filepath.Join(dir, "nope.yaml")},
 		{name: "--profile wins over AUDIT_PROFILE", args: []string{"--profile", badYAML}, env: map[string]string{"AUDIT_PROFILE": filepath.Join(dir, "nope.yaml")},
 			wantErr: "mvpaudit run: AUDIT_PROFILE " + badYAML + ": yaml: line 3"},
+		{name: "a profile that cannot start its target", args: []string{"--profile", noRun}, wantErr: "the profile has no run block"},
 		{name: "bad --start-timeout", args: []string{"--start-timeout", "soon"}, wantErr: `AUDIT_START_TIMEOUT="soon"`},
 	}
 	for _, tc := range cases {
