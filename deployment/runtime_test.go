@@ -27,7 +27,7 @@ const startupWait = 20 * time.Second
 func refusal(t *testing.T, tgt *testutil.Target, what, key string, edit func(map[string]string)) {
 	t.Helper()
 	o, err := tgt.StartOneOff(t, edit, startupWait)
-	require.NoError(t, err, "start a one-off orchestrator with %s", what)
+	testutil.RequireNoError(t, err, "start a one-off orchestrator with %s", what)
 	last := lastLine(o.Logs)
 	switch {
 	case o.Ready:
@@ -116,7 +116,7 @@ func TestDEP_RUN_003_GracefulDrainOnSIGTERM(t *testing.T) {
 		}
 	}
 	o, err := tgt.StartOneOff(t, func(map[string]string) {}, startupWait)
-	require.NoError(t, err)
+	testutil.RequireNoError(t, err, "start a one-off orchestrator with the audited settings")
 	testutil.Require(t, o.Ready, "a one-off orchestrator with the audited settings becomes ready; logs: %s", lastLine(o.Logs))
 	base, err := o.BaseURL(ctx)
 	require.NoError(t, err)

@@ -254,7 +254,7 @@ func TestREL_MIG_001_MigrationsAtHeadAndIdempotent(t *testing.T) {
 	before := schemaFingerprint(t, tgt)
 	for run := 1; run <= 2; run++ {
 		o, err := tgt.StartOneOff(t, func(map[string]string) {}, 30*time.Second)
-		require.NoError(t, err)
+		testutil.RequireNoError(t, err, "start %d of a one-off orchestrator", run)
 		if !o.Ready {
 			t.Fatalf("start %d of the image against the migrated database did not become ready (exited %t, status %d): %s", run, o.Exited, o.ExitCode, lastLines(o.Logs, 5))
 		}

@@ -131,6 +131,7 @@ func run(ctx context.Context, o Options) (Info, error) {
 	switch o.Config.Mode() {
 	case testutil.ModeExternal:
 		info.Target = o.Config.TargetURL
+		env = append(env, o.Config.Environ()...)
 	case testutil.ModeShared:
 		return info, errors.New("AUDIT_STACK_JSON is set: the runner starts its own stack; unset it")
 	default:

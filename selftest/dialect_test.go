@@ -46,3 +46,20 @@ func assertDialectIsGO(t *testing.T, name string, notApplicable []string, o Outc
 	assert.Equal(t, notApplicable, na, "the checks not applicable under %s", name)
 	assert.Len(t, o.Decision.Checks, len(audit.Catalog()))
 }
+
+// assertComposeIsGO judges the reference deployed by deploy/compose.yaml and
+// audited in external mode through its compose containers, its database
+// and Redis as admin, and the provider stub: GO with every check of the
+// catalog evaluated, as in the hermetic stack.
+func assertComposeIsGO(t *testing.T, o Outcome) {
+	require.NoError(t, o.RunErr)
+	t.Logf("compose: %s in %.0fs", o.Decision.Verdict, o.Wall.Seconds())
+	for _, c := range o.Decision.Checks {
+		if c.Status != audit.Pass {
+			t.Errorf("%s in external mode on compose:%s", c.ID, summary([]report.CheckResult{c}))
+		}
+	}
+	assert.Equal(t, report.Go, o.Decision.Verdict, "compose: %s", o.Decision.Rule)
+	assert.Len(t, o.Decision.Checks, len(audit.Catalog()))
+	assert.Equal(t, "external", o.Info.Mode)
+}

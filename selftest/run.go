@@ -31,6 +31,9 @@ type Variant struct {
 	// Runner options beyond the stack: extra go test flags, a timeout.
 	GoTestArgs []string
 	Timeout    time.Duration
+	// Compose audits the reference deployed by deploy/compose.yaml as an
+	// external target, driven through its compose containers.
+	Compose bool
 	// During runs while the sections run (a fault injected mid-run); it
 	// gets the label that marks the variant's containers.
 	During func(ctx context.Context, label string)
@@ -113,6 +116,14 @@ func Run(ctx context.Context, v Variant, dir string, log io.Writer) (Outcome, er
 	}
 	if err != nil {
 		return Outcome{}, err
+	}
+	if v.Compose {
+		d, err := startCompose(ctx, root, envFile, v.Name)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("the compose deployment: %w", err)
+		}
+		defer d.Down()
+		cfg = d.Config
 	}
 	label := fmt.Sprintf("selftest-%s-%d", v.Name, time.Now().UnixNano())
 	var stream bytes.Buffer

@@ -102,7 +102,8 @@ func (j stackJob) estimate() float64 {
 }
 
 // TestSelftest runs every audit of the self-test (the clean build, the
-// clean build under each API dialect, each planted defect, the audit
+// reference deployed with docker compose and audited as an external target,
+// the clean build under each API dialect, each planted defect, the audit
 // broken on purpose) as one pool, longest first, two at a time (go test's
 // -parallel, GOMAXPROCS here: two cores keep the timing checks honest),
 // then judges the broken streams and writes the detection matrix from
@@ -118,6 +119,8 @@ func TestSelftest(t *testing.T) {
 		seen.Unlock()
 		assertCleanIsGO(t, o)
 	}})
+	jobs = append(jobs, stackJob{name: "external/compose", variant: Variant{Name: "compose", Compose: true},
+		judge: func(t *testing.T, o Outcome) { assertComposeIsGO(t, o) }})
 	for _, d := range Dialects {
 		jobs = append(jobs, stackJob{name: "dialect/" + d.Name,
 			variant: Variant{Name: "dialect-" + d.Name, Env: map[string]string{"API_DIALECT": d.Name}, Profile: d.Profile},

@@ -41,16 +41,22 @@ type Config struct {
 	// External mode's wider access, when the user has it: superuser
 	// connections, and the fake provider their gateway is pointed at
 	// (`mvpaudit stub`).
-	AdminDatabaseURL string        // AUDIT_ADMIN_DATABASE_URL
-	AdminRedisURL    string        // AUDIT_ADMIN_REDIS_URL
-	StubURL          string        // AUDIT_PROVIDER_STUB_URL
-	StubToken        string        // AUDIT_PROVIDER_STUB_TOKEN
-	AdminEmail       string        // AUDIT_ADMIN_EMAIL
-	AdminPassword    string        // AUDIT_ADMIN_PASSWORD
-	StackJSON        string        // AUDIT_STACK_JSON
-	StartTimeout     time.Duration // AUDIT_START_TIMEOUT
-	Verbose          bool          // AUDIT_VERBOSE
-	Images           Images
+	AdminDatabaseURL string // AUDIT_ADMIN_DATABASE_URL
+	AdminRedisURL    string // AUDIT_ADMIN_REDIS_URL
+	StubURL          string // AUDIT_PROVIDER_STUB_URL
+	StubToken        string // AUDIT_PROVIDER_STUB_TOKEN
+	AdminEmail       string // AUDIT_ADMIN_EMAIL
+	AdminPassword    string // AUDIT_ADMIN_PASSWORD
+	// A docker compose project the external target runs in: its
+	// containers can then be restarted, stopped, paused, signalled and
+	// read like the hermetic stack's.
+	ComposeFile     string        // AUDIT_COMPOSE_FILE
+	ComposeProject  string        // AUDIT_COMPOSE_PROJECT; empty: compose's default
+	ComposeServices string        // AUDIT_COMPOSE_SERVICES, e.g. orchestrator=gateway,postgres=db
+	StackJSON       string        // AUDIT_STACK_JSON
+	StartTimeout    time.Duration // AUDIT_START_TIMEOUT
+	Verbose         bool          // AUDIT_VERBOSE
+	Images          Images
 }
 
 // DefaultEnvFile is the audited configuration when AUDIT_ENV_FILE is unset.
@@ -71,6 +77,9 @@ func ConfigFromEnv() (Config, error) {
 		StubToken:        os.Getenv("AUDIT_PROVIDER_STUB_TOKEN"),
 		AdminEmail:       os.Getenv("AUDIT_ADMIN_EMAIL"),
 		AdminPassword:    os.Getenv("AUDIT_ADMIN_PASSWORD"),
+		ComposeFile:      os.Getenv("AUDIT_COMPOSE_FILE"),
+		ComposeProject:   os.Getenv("AUDIT_COMPOSE_PROJECT"),
+		ComposeServices:  os.Getenv("AUDIT_COMPOSE_SERVICES"),
 		StackJSON:        os.Getenv("AUDIT_STACK_JSON"),
 		StartTimeout:     3 * time.Minute,
 		Images: Images{
@@ -99,7 +108,7 @@ func ConfigFromEnv() (Config, error) {
 		c.EnvFile = DefaultEnvFile
 	}
 	root, rootErr := ModuleRoot()
-	for _, p := range []*string{&c.EnvFile, &c.Profile} {
+	for _, p := range []*string{&c.EnvFile, &c.Profile, &c.ComposeFile} {
 		if *p != "" && !filepath.IsAbs(*p) && rootErr == nil {
 			*p = filepath.Join(root, *p)
 		}
@@ -108,6 +117,29 @@ func ConfigFromEnv() (Config, error) {
 		return Config{}, err
 	}
 	return c, c.Validate()
+}
+
+// Environ renders the external target's settings as the AUDIT_* variables
+// ConfigFromEnv reads, empty ones included, so that a child process audits
+// exactly this configuration whatever its inherited environment says (the
+// self-test runs several at once). Later entries win in os/exec.
+func (c Config) Environ() []string {
+	return []string{
+		"AUDIT_TARGET_URL=" + c.TargetURL,
+		"AUDIT_ENV_FILE=" + c.EnvFile,
+		"AUDIT_PROFILE=" + c.Profile,
+		"AUDIT_DATABASE_URL=" + c.DatabaseURL,
+		"AUDIT_REDIS_URL=" + c.RedisURL,
+		"AUDIT_ADMIN_DATABASE_URL=" + c.AdminDatabaseURL,
+		"AUDIT_ADMIN_REDIS_URL=" + c.AdminRedisURL,
+		"AUDIT_PROVIDER_STUB_URL=" + c.StubURL,
+		"AUDIT_PROVIDER_STUB_TOKEN=" + c.StubToken,
+		"AUDIT_ADMIN_EMAIL=" + c.AdminEmail,
+		"AUDIT_ADMIN_PASSWORD=" + c.AdminPassword,
+		"AUDIT_COMPOSE_FILE=" + c.ComposeFile,
+		"AUDIT_COMPOSE_PROJECT=" + c.ComposeProject,
+		"AUDIT_COMPOSE_SERVICES=" + c.ComposeServices,
+	}
 }
 
 // Validate checks the settings that can be checked without I/O.
@@ -130,6 +162,12 @@ func (c Config) Validate() error {
 		if c.StubToken == "" {
 			errs = append(errs, errors.New("AUDIT_PROVIDER_STUB_URL needs AUDIT_PROVIDER_STUB_TOKEN (the stub's control token)"))
 		}
+	}
+	if c.TargetURL == "" && (c.ComposeFile != "" || c.ComposeProject != "" || c.ComposeServices != "") {
+		errs = append(errs, errors.New("AUDIT_COMPOSE_FILE, AUDIT_COMPOSE_PROJECT and AUDIT_COMPOSE_SERVICES only apply with AUDIT_TARGET_URL"))
+	}
+	if _, err := c.composeServices(); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("AUDIT_ADMIN_EMAIL and AUDIT_ADMIN_PASSWORD go together"))

@@ -77,6 +77,9 @@ func Provide(ctx context.Context) (*Target, func(), error) {
 		if err := Reachable(ctx, cfg); err != nil {
 			return nil, nil, err
 		}
+		if cfg.ComposeFile != "" {
+			applyDockerDefaults(ctx, cfg.Verbose) // one-off containers beside the project's
+		}
 		t, err := External(ctx, cfg)
 		if err != nil {
 			return nil, nil, err

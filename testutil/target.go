@@ -88,7 +88,7 @@ type Target struct {
 // BaseURL returns the orchestrator's current base URL, e.g.
 // http://127.0.0.1:32768. It changes when the orchestrator container restarts.
 func (t *Target) BaseURL(ctx context.Context) (string, error) {
-	if c := t.containers[ServiceOrchestrator]; c != nil {
+	if c := t.containers[ServiceOrchestrator]; c != nil && t.Mode != ModeExternal {
 		addr, err := c.Addr(ctx)
 		if err != nil {
 			return "", err
@@ -357,6 +357,16 @@ func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 		}
 		t.onClose(func() { t.AdminRedis.Close() })
 		t.AddSecret(passwordOf(cfg.AdminRedisURL))
+	}
+	if cfg.ComposeFile != "" {
+		t.docker, err = client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, fmt.Errorf("docker client: %w", err)
+		}
+		t.onClose(func() { t.docker.Close() })
+		if t.containers, err = composeContainers(ctx, t.docker, cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.StubURL != "" {
 		// The fake provider the user pointed their gateway at: the checks

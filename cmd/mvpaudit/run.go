@@ -45,6 +45,9 @@ var varFlags = []struct{ flag, env, usage string }{
 	{"profile", "AUDIT_PROFILE", "the target profile (YAML); default: the reference orchestrator's"},
 	{"orchestrator-image", "AUDIT_ORCHESTRATOR_IMAGE", "the image the hermetic stack audits"},
 	{"start-timeout", "AUDIT_START_TIMEOUT", "how long each container of the stack may take to start"},
+	{"compose-file", "AUDIT_COMPOSE_FILE", "the docker compose file the external target runs from: its containers can be restarted, stopped and read"},
+	{"compose-project", "AUDIT_COMPOSE_PROJECT", "the compose project's name, when the file runs as several"},
+	{"compose-services", "AUDIT_COMPOSE_SERVICES", "the audit's services as your compose services, e.g. orchestrator=gateway,postgres=db,providerstub="},
 }
 
 func (o *runOptions) register(fs *flag.FlagSet) {
