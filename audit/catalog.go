@@ -417,11 +417,11 @@ func Catalog() []Check {
 		{
 			ID: "SEC-RATE-003", Section: Security, Severity: High,
 			Title:           "LLM amplification parameters and page sizes are capped",
-			Action:          "Cap max_tokens, message history and page sizes",
-			Remediation:     "Refuse or clamp max_tokens beyond the policy, n > 1, 10 000-message histories and enormous page sizes before they reach the provider or the database.",
+			Action:          "Cap n, message history and page sizes",
+			Remediation:     "Refuse or clamp n > 1, 10 000-message histories and enormous page sizes before they reach the provider or the database (the output length, max_tokens, is SEC-COST-001's).",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP LLM10:2025", "OWASP API4:2023"},
-			Thresholds:      []Threshold{{Metric: "max_tokens", Default: 8192, Unit: "tokens", Meaning: "largest max_tokens forwarded to a provider"}, {Metric: "max_page_size", Default: 1000, Unit: "items", Meaning: "largest page size a list may apply"}},
+			Thresholds:      []Threshold{{Metric: "max_page_size", Default: 1000, Unit: "items", Meaning: "largest page size a list may apply"}},
 		},
 		{
 			ID: "SEC-AUTHZ-004", Section: Security, Severity: High,
@@ -430,6 +430,53 @@ func Catalog() []Check {
 			Remediation:     "User, conversation, model and admin answers must not include password hashes, password fields, DSNs with passwords or configured provider keys.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP API3:2023", "OWASP LLM02:2025"},
+		},
+		// Security: consumption (cost) and upstream error mapping.
+		{
+			ID: "SEC-COST-001", Section: Security, Severity: High,
+			Title:           "An excessive max_tokens is refused or clamped before the provider",
+			Action:          "Cap the output length (max_tokens) a request may buy",
+			Remediation:     "A request asking for max_tokens=1000000 must be refused with 4xx before any provider call, or reach the provider with max_tokens clamped to the policy's ceiling: without a cap, one request buys an answer of any length (denial of wallet).",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM10:2025", "OWASP API4:2023", "CWE-770"},
+			Thresholds:      []Threshold{{Metric: "max_tokens", Default: 32768, Unit: "tokens", Meaning: "largest max_tokens forwarded to a provider"}},
+		},
+		{
+			// High, not medium: a raised cap spends the client's money on
+			// output it did not ask for, as much a cost failure as no cap.
+			ID: "SEC-COST-002", Section: Security, Severity: High,
+			Title:           "A client's small max_tokens is forwarded, never raised",
+			Action:          "Forward the client's max_tokens without raising it",
+			Remediation:     "A request asking for max_tokens=50 must reach the provider with max_tokens at most 50: a gateway that raises the cap bills output the client did not ask for and sizes budget holds on a value the client did not set.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM10:2025"},
+		},
+		{
+			ID: "SEC-COST-003", Section: Security, Severity: High,
+			Title:           "Retries are bounded when every provider fails",
+			Action:          "Bound provider retries per client request",
+			Remediation:     "With every provider failing, one client request must cause only a few provider calls in total, fallback included: retry loops multiply the bill and the load on a provider in an outage. Try each provider once or twice, with backoff, and honour Retry-After.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM10:2025", "Google SRE book, Handling Overload (retry budgets)"},
+			Thresholds:      []Threshold{{Metric: "max_upstream_calls", Default: 4, Unit: "calls", Meaning: "most provider calls one client request may cause when every provider fails"}},
+		},
+		{
+			ID: "SEC-COST-004", Section: Security, Severity: High,
+			Title:           "A client that goes away cancels the provider call",
+			Action:          "Cancel the provider call when the client disconnects",
+			Remediation:     "Run the provider call on the client request's context (in Go r.Context(), never context.Background() or a detached context), so that an aborted request closes the upstream connection within seconds; a detached call keeps running, and billing, for an answer nobody reads.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM10:2025", "CWE-404"},
+			Thresholds:      []Threshold{{Metric: "max_cancel_s", Default: 3, Unit: "s", Meaning: "longest a provider call may go on after its client left"}},
+		},
+		{
+			// High: a medium failure alone would still give GO.
+			ID: "SEC-UPST-001", Section: Security, Severity: High,
+			Title:           "Provider errors map to 429, 502 or 503, never 200 or 500",
+			Action:          "Map provider rate limits to 429 with Retry-After and provider failures to 502/503",
+			Remediation:     "When every provider answers 429, answer 429 (or 503) with Retry-After; when they answer 5xx, answer 502 (or 503). Never 200 with an error body (clients take it for a success) and never 500 (it hides that the fault is upstream and defeats clients' retry policies).",
+			RemediationKind: Code,
+			Refs:            []string{"RFC 9110 sections 10.2.3, 15.6.3 and 15.6.4", "RFC 6585 section 4"},
 		},
 		// Infrastructure.
 		{

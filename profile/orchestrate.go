@@ -29,6 +29,32 @@ func (p Profile) OrchestrateBody(model, prompt string) map[string]any {
 	return body
 }
 
+// MaxTokensField is the request field that caps the answer's length: the
+// profile's, else max_tokens for the openai and anthropic formats, "" when
+// a native route names none.
+func (p Profile) MaxTokensField() string {
+	switch {
+	case p.Orchestrate.MaxTokensField != "":
+		return p.Orchestrate.MaxTokensField
+	case p.Orchestrate.Format == "openai" || p.Orchestrate.Format == "anthropic":
+		return "max_tokens"
+	}
+	return ""
+}
+
+// OrchestrateBodyWithMaxTokens is OrchestrateBody asking for at most
+// maxTokens tokens of answer, in the profile's output-cap field; false
+// when the profile names none (see OutputCap).
+func (p Profile) OrchestrateBodyWithMaxTokens(model, prompt string, maxTokens int) (map[string]any, bool) {
+	field := p.MaxTokensField()
+	if field == "" {
+		return nil, false
+	}
+	body := p.OrchestrateBody(model, prompt)
+	body[field] = maxTokens
+	return body, true
+}
+
 // ModelIDsPath is the JSONPath to the model ids of the models route's
 // answer: the profile's, else the format's usual list.
 func (p Profile) ModelIDsPath() string {

@@ -203,6 +203,11 @@ type Orchestrate struct {
 	// (see ModelIDsPath for the defaults).
 	ModelIDs          string `yaml:"model_ids,omitempty" json:"model_ids,omitempty"`
 	ConversationField string `yaml:"conversation_field,omitempty" json:"conversation_field,omitempty"`
+	// MaxTokensField is the top-level request field that caps the
+	// answer's length in tokens; the openai and anthropic formats have
+	// max_tokens. Left out for a native route: the audit cannot ask for
+	// an output cap, and the checks of output caps are not applicable.
+	MaxTokensField string `yaml:"max_tokens_field,omitempty" json:"max_tokens_field,omitempty"`
 }
 
 // Conversations is the stored-conversation resource.

@@ -25,6 +25,7 @@ const (
 	RefreshTokens       Subject = "refresh tokens (auth.refresh_token)"
 	MigrationTable      Subject = "a schema-version table (migrations.table)"
 	UserResources       Subject = "per-user objects (resources, or conversations.path)"
+	OutputCap           Subject = "an output-length field in the LLM request (orchestrate.max_tokens_field)"
 )
 
 // Lacks reports whether the profile says the target does not have s.
@@ -52,6 +53,8 @@ func (p Profile) Lacks(s Subject) bool {
 		return p.Migrations.Table == ""
 	case UserResources:
 		return len(p.AllResources()) == 0
+	case OutputCap:
+		return p.MaxTokensField() == ""
 	}
 	return false
 }

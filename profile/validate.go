@@ -137,6 +137,9 @@ func (p Profile) validate(v *validator) {
 	default:
 		v.addf("orchestrate.format", "%q: want native, openai or anthropic", p.Orchestrate.Format)
 	}
+	if f := p.Orchestrate.MaxTokensField; f != "" && strings.ContainsAny(f, "$.[] ") {
+		v.addf("orchestrate.max_tokens_field", "%q: want a top-level field name such as max_tokens", f)
+	}
 	v.path("orchestrate.models_path", p.Orchestrate.ModelsPath, false)
 	v.jsonPath("orchestrate.model_ids", p.Orchestrate.ModelIDs)
 	v.path("conversations.path", p.Conversations.Path, false)

@@ -8,5 +8,9 @@
 // maps to signing_secret; not evaluated without) or look for the system
 // prompt (system_prompt; not applicable when the profile maps none).
 // Configured limits (rate_limit, login_rate_limit) are read when the
-// profile maps them, with defaults otherwise.
+// profile maps them, with defaults otherwise. The consumption and upstream
+// checks (SEC-COST-*, SEC-UPST-001) steer the provider stub and read its
+// counters and recorded requests: not evaluated without it (SEC-COST-001
+// still judges a refusal); the output-cap checks are not applicable when
+// the profile names no max_tokens field (orchestrate.max_tokens_field).
 package security

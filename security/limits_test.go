@@ -145,7 +145,6 @@ func TestSEC_RATE_003_AmplificationCapped(t *testing.T) {
 	c := tgt.Client(t)
 	u := tgt.RequireFreshUser(t, c)
 	orch := tgt.Profile.Orchestrate.Path
-	maxTokens := int(check.Threshold("max_tokens"))
 	maxPage := int(check.Threshold("max_page_size"))
 
 	calls := func() int { return 0 }
@@ -160,22 +159,15 @@ func TestSEC_RATE_003_AmplificationCapped(t *testing.T) {
 	for i := range history {
 		history[i] = map[string]string{"role": "user", "content": "again " + u.Email}
 	}
+	// The output length (max_tokens) is SEC-COST-001's.
 	abusive := map[string]map[string]any{
-		"max_tokens=10000000": withField(tgt.Profile.OrchestrateBody("", "amplify "+u.Email), "max_tokens", 10000000),
-		"n=100":               withField(tgt.Profile.OrchestrateBody("", "amplify n "+u.Email), "n", 100),
-		"10 000 messages":     withField(tgt.Profile.OrchestrateBody("", ""), "messages", history),
+		"n=100":           withField(tgt.Profile.OrchestrateBody("", "amplify n "+u.Email), "n", 100),
+		"10 000 messages": withField(tgt.Profile.OrchestrateBody("", ""), "messages", history),
 	}
 	before := calls()
 	for what, body := range abusive {
 		res, err := c.Post(ctx, orch, u.AccessToken, body)
 		require.NoError(t, err)
-		if res.Status/100 == 2 && tgt.Has(testutil.CapProvider) {
-			st, err := tgt.Stub.Stats(ctx)
-			require.NoError(t, err)
-			if got := max(st.OpenAI.LastMaxTokens, st.Anthropic.LastMaxTokens); got > maxTokens {
-				t.Errorf("POST %s with %s: forwarded max_tokens=%d to the provider, want at most %d (400 or clamped)", orch, what, got, maxTokens)
-			}
-		}
 		if res.Status >= 500 {
 			t.Errorf("POST %s with %s: status = %d, want 400 or a clamped answer; %s", orch, what, res.Status, res)
 		}

@@ -109,6 +109,24 @@ var Corpus = []Defect{
 		Env:      map[string]string{"DATABASE_URL": "postgres://postgres:9c2f0e5b7a1d4e6f8b3c2a1d0e9f8a7b@postgres:5432/ultra?sslmode=require&options=-c%20statement_timeout%3D30s"},
 		Sections: []string{"deployment", "infrastructure"}, Severity: audit.Critical,
 		Expect: []string{"DEP-CFG-004", "INF-PG-004"}},
+	// Consumption (cost) and upstream error mapping.
+	{Name: "max-tokens-unbounded", Kind: Code, What: "any max_tokens is forwarded to the provider, 1 000 000 included",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-COST-001"}},
+	{Name: "max-tokens-raised", Kind: Code, What: "a client's small max_tokens is raised to the default before the provider call",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-COST-002"}},
+	{Name: "retry-storm", Kind: Code, What: "a failing provider is tried five times in a row before the fallback",
+		// Security only: REL-RES-004 (infrastructure) counts attempts on a
+		// failing provider too and would fail as well.
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-COST-003"}},
+	{Name: "upstream-detached", Kind: Code, What: "provider calls run on a context detached from the client's request",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-COST-004"}},
+	{Name: "provider-errors-as-500", Kind: Code, What: "every provider failure, rate limits included, answers 500",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-UPST-001"}},
 }
 
 // Variant is the audit run that plants d: its settings changed in

@@ -41,7 +41,17 @@ var All = []Name{
 	JWTAlgNotPinned, ExpNotRequired, LogoutNotRevoking, RefreshReusable, NoObjectAuthz, RoleFromBody,
 	SQLConcat, StackTraces, CORSEchoOrigin, PprofPublic, RateLimiterOff, SecretsLogged, NoGracefulDrain,
 	ReadyIgnoresDeps,
+	MaxTokensUnbounded, MaxTokensRaised, RetryStorm, UpstreamDetached, ProviderErrorsAs500,
 }
+
+// Consumption and upstream-error defects (issue 16).
+const (
+	MaxTokensUnbounded  Name = "max-tokens-unbounded"   // any max_tokens is forwarded to the provider
+	MaxTokensRaised     Name = "max-tokens-raised"      // a small max_tokens is raised to the default
+	RetryStorm          Name = "retry-storm"            // a failing provider is tried five times in a row
+	UpstreamDetached    Name = "upstream-detached"      // provider calls outlive the client that asked
+	ProviderErrorsAs500 Name = "provider-errors-as-500" // every provider failure answers 500
+)
 
 // EnvKey is the setting that names the defects to switch on (comma-separated).
 const EnvKey = "ORCHESTRATOR_DEFECTS"

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Message is one chat turn.
@@ -41,6 +43,46 @@ type Response struct {
 
 // ErrTimeout marks a provider call that ran out of time.
 var ErrTimeout = errors.New("provider timed out")
+
+// StatusError is a provider's non-200 answer: its status, and the wait it
+// asked for with Retry-After (0 when it gave none), so that the
+// orchestrator can pass a rate limit on instead of calling it an outage.
+type StatusError struct {
+	Status     int
+	RetryAfter time.Duration
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("provider status %d", e.Status) }
+
+// RateLimited reports whether err is a provider's 429, with the wait it
+// asked for.
+func RateLimited(err error) (time.Duration, bool) {
+	var se *StatusError
+	if errors.As(err, &se) && se.Status == http.StatusTooManyRequests {
+		return se.RetryAfter, true
+	}
+	return 0, false
+}
+
+// maxRetryAfter bounds the wait a provider may ask for, so that a
+// malformed or hostile header cannot park clients for days.
+const maxRetryAfter = 10 * time.Minute
+
+// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date
+// (RFC 9110 section 10.2.3); 0 when absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = at.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
 
 // Client calls one provider.
 type Client interface {
@@ -168,7 +210,7 @@ func post(ctx context.Context, hc *http.Client, url, requestID string, headers m
 		return errors.New("provider answer cut off")
 	}
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("provider status %d", res.StatusCode)
+		return &StatusError{Status: res.StatusCode, RetryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return errors.New("provider answer is not valid JSON")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -97,7 +98,7 @@ func (req orchestrateRequest) validate() string {
 			return "message content must be 1 byte to 32 KiB"
 		}
 	}
-	if req.MaxTokens != nil && (*req.MaxTokens < 1 || *req.MaxTokens > maxMaxTokens) {
+	if req.MaxTokens != nil && (*req.MaxTokens < 1 || *req.MaxTokens > maxMaxTokens && !defect.On(defect.MaxTokensUnbounded)) {
 		return "max_tokens must be 1 to 4096"
 	}
 	if req.Temperature != nil && (*req.Temperature < 0 || *req.Temperature > 2) {
@@ -146,6 +147,9 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 	if req.MaxTokens != nil {
 		maxTokens = *req.MaxTokens
 	}
+	if defect.On(defect.MaxTokensRaised) && maxTokens < defaultMaxTokens {
+		maxTokens = defaultMaxTokens // "short answers are poor answers": the client pays for what it did not ask
+	}
 
 	var ans answer
 	cached := false
@@ -160,11 +164,13 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 		s.metrics.Cache(true)
 	} else {
 		s.metrics.Cache(false)
-		var status int
-		var code string
-		ans, status, code = s.complete(r, model, req, maxTokens)
-		if status != 0 {
-			writeError(w, r, status, code, "the language model provider is unavailable, retry later")
+		var failed *completionFailure
+		ans, failed = s.complete(r, model, req, maxTokens)
+		if failed != nil {
+			if failed.retryAfter > 0 {
+				retryAfter(w, failed.retryAfter)
+			}
+			writeError(w, r, failed.status, failed.code, failed.message)
 			return
 		}
 		ans.Content = s.guard(ans.Content)
@@ -204,11 +210,27 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// completionFailure is how orchestrate answers when no provider answered.
+type completionFailure struct {
+	status     int
+	code       string
+	message    string
+	retryAfter time.Duration // sent as Retry-After when set
+}
+
+// Attempts per provider: a failing provider is not retried, the fallback
+// provider is the retry, so one request costs at most one call per
+// provider.
+const attemptsPerProvider = 1
+
 // complete asks the model's provider, falling back once to the other
-// provider. A non-zero status means every provider failed.
-func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, maxTokens int) (answer, int, string) {
+// provider. A non-nil failure means every provider failed: all of them
+// rate limited gives 429 with the longest wait they asked for (the client
+// should slow down, not see an outage), a timeout of the last one 504,
+// anything else 502.
+func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, maxTokens int) (answer, *completionFailure) {
 	if s.cfg.UseMock {
-		return answer{Content: mockAnswerContent, Model: "mock-model", Provider: "mock"}, 0, ""
+		return answer{Content: mockAnswerContent, Model: "mock-model", Provider: "mock"}, nil
 	}
 	candidates := []Model{model}
 	for name := range s.deps.Providers {
@@ -216,34 +238,60 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 			candidates = append(candidates, fallbackModel(name))
 		}
 	}
-	timedOut := false
+	// The provider call belongs to the client's request: when the client
+	// goes away, the call is cancelled and the provider stops charging.
+	ctx := r.Context()
+	if defect.On(defect.UpstreamDetached) {
+		ctx = context.WithoutCancel(ctx)
+	}
+	attempts := attemptsPerProvider
+	if defect.On(defect.RetryStorm) {
+		attempts = 5
+	}
+	timedOut, tried, rateLimited := false, 0, 0
+	var wait time.Duration
 	for _, m := range candidates {
 		p, ok := s.deps.Providers[m.Provider]
 		if !ok {
 			continue
 		}
-		res, err := p.Complete(r.Context(), provider.Request{
-			Model: m.ID, System: s.cfg.SystemPrompt, Messages: req.Messages, MaxTokens: maxTokens,
-			Temperature: req.Temperature, RequestID: requestIDFrom(r.Context()),
-		})
-		if err == nil {
-			s.metrics.ProviderCall(m.Provider, "ok")
-			return answer{Content: res.Content, Model: m.ID, Provider: m.Provider, Usage: Usage{
-				PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens,
-				TotalTokens: res.PromptTokens + res.CompletionTokens,
-			}}, 0, ""
+		for range attempts {
+			res, err := p.Complete(ctx, provider.Request{
+				Model: m.ID, System: s.cfg.SystemPrompt, Messages: req.Messages, MaxTokens: maxTokens,
+				Temperature: req.Temperature, RequestID: requestIDFrom(r.Context()),
+			})
+			if err == nil {
+				s.metrics.ProviderCall(m.Provider, "ok")
+				return answer{Content: res.Content, Model: m.ID, Provider: m.Provider, Usage: Usage{
+					PromptTokens: res.PromptTokens, CompletionTokens: res.CompletionTokens,
+					TotalTokens: res.PromptTokens + res.CompletionTokens,
+				}}, nil
+			}
+			if r.Context().Err() != nil {
+				return answer{}, &completionFailure{status: 499, code: "client_closed_request", message: "the client closed the request"}
+			}
+			timedOut = errors.Is(err, provider.ErrTimeout)
+			s.metrics.ProviderCall(m.Provider, "error")
+			s.deps.Log.Warn("provider failed", "request_id", requestIDFrom(r.Context()), "provider", m.Provider, "error", err.Error())
+			if d, limited := provider.RateLimited(err); limited {
+				rateLimited++
+				wait = max(wait, d)
+			}
 		}
-		if r.Context().Err() != nil {
-			return answer{}, 499, "client_closed_request"
-		}
-		timedOut = errors.Is(err, provider.ErrTimeout)
-		s.metrics.ProviderCall(m.Provider, "error")
-		s.deps.Log.Warn("provider failed", "request_id", requestIDFrom(r.Context()), "provider", m.Provider, "error", err.Error())
+		tried++
 	}
-	if timedOut {
-		return answer{}, http.StatusGatewayTimeout, "provider_timeout"
+	switch {
+	case defect.On(defect.ProviderErrorsAs500):
+		return answer{}, &completionFailure{status: http.StatusInternalServerError, code: "internal_error", message: "internal error"}
+	case tried > 0 && rateLimited == tried*attempts:
+		return answer{}, &completionFailure{status: http.StatusTooManyRequests, code: "provider_rate_limited",
+			message: "the language model providers are rate limited, retry later", retryAfter: max(wait, time.Second)}
+	case timedOut:
+		return answer{}, &completionFailure{status: http.StatusGatewayTimeout, code: "provider_timeout",
+			message: "the language model provider is unavailable, retry later"}
 	}
-	return answer{}, http.StatusBadGateway, "provider_unavailable"
+	return answer{}, &completionFailure{status: http.StatusBadGateway, code: "provider_unavailable",
+		message: "the language model provider is unavailable, retry later"}
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

@@ -204,20 +204,30 @@ func (k *memKV) Exists(_ context.Context, key string) (bool, error) {
 	return ok, err
 }
 
-// fakeProvider answers or fails and counts calls.
+// fakeProvider answers or fails and counts calls; with hang set it waits
+// for its context to end and reports that on cancelled.
 type fakeProvider struct {
-	name  string
-	err   error
-	echo  bool
-	mu    sync.Mutex
-	calls int
+	name      string
+	err       error
+	echo      bool
+	hang      bool
+	cancelled chan struct{}
+	mu        sync.Mutex
+	calls     int
+	maxTokens int // of the last call
 }
 
 func (f *fakeProvider) Name() string { return f.name }
-func (f *fakeProvider) Complete(_ context.Context, req provider.Request) (provider.Response, error) {
+func (f *fakeProvider) Complete(ctx context.Context, req provider.Request) (provider.Response, error) {
 	f.mu.Lock()
 	f.calls++
+	f.maxTokens = req.MaxTokens
 	f.mu.Unlock()
+	if f.hang {
+		<-ctx.Done()
+		close(f.cancelled)
+		return provider.Response{}, ctx.Err()
+	}
 	if f.err != nil {
 		return provider.Response{}, f.err
 	}
