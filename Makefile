@@ -36,12 +36,13 @@ test: images
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## audit: one stack, every section, reports/ and a verdict (exit code = verdict)
+## audit: one stack, every section, reports/ and a verdict (exit code = verdict);
+## ARGS passes flags to mvpaudit run (make audit ARGS="--checks SEC-JWT-* --profile acme.yaml")
 # Built, not `go run`: go run turns every non-zero exit into 1, and the
 # verdict is in the exit code.
 audit: images
 	@$(GO) build -buildvcs=auto -o .build/bin/mvpaudit ./cmd/mvpaudit
-	.build/bin/mvpaudit run$(if $(AUDIT_ENV_FILE), --env-file "$(AUDIT_ENV_FILE)")
+	.build/bin/mvpaudit run$(if $(AUDIT_ENV_FILE), --env-file "$(AUDIT_ENV_FILE)")$(if $(ARGS), $(ARGS))
 
 ## crosscheck: compare the performance section's measurement with vegeta's CLI (within 20%)
 crosscheck: images

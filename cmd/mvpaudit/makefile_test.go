@@ -60,6 +60,8 @@ func TestMakeAuditPassesAnEnvFileOnlyWhenItApplies(t *testing.T) {
 		{"external", []string{"AUDIT_TARGET_URL=http://127.0.0.1:1"}, `.build/bin/mvpaudit run`, ""},
 		{"external, named", []string{"AUDIT_TARGET_URL=http://127.0.0.1:1", "AUDIT_ENV_FILE=/etc/gateway.env"},
 			`.build/bin/mvpaudit run --env-file "/etc/gateway.env"`, "/etc/gateway.env"},
+		{"flags passed through", []string{"ARGS=--checks SEC-JWT-004 --profile acme.yaml"},
+			`.build/bin/mvpaudit run --env-file "deploy/production.env" --checks SEC-JWT-004 --profile acme.yaml`, "deploy/production.env"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
