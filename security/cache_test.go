@@ -3,7 +3,9 @@ package security
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -89,7 +91,8 @@ func TestSEC_CACHE_002_CacheKeyCoversParameters(t *testing.T) {
 	tgt.Need(t, testutil.CapProvider)
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
-	base := tgt.Profile.OrchestrateBody("", "cache key probe "+randomSuffix())
+	baseNonce := randomSuffix()
+	base := tgt.Profile.OrchestrateBody("", "cache key probe "+baseNonce)
 
 	first := askAnswered(t, tgt, c, u, base, "the first request")
 	testutil.Require(t, first.calls >= 1, "the first request reached the provider (provider calls +%d; is mock mode on?)", first.calls)
@@ -101,32 +104,42 @@ func TestSEC_CACHE_002_CacheKeyCoversParameters(t *testing.T) {
 	audit.Evidence(t, "the identical repeat was served from the cache (provider calls +0)")
 
 	type variant struct {
-		what string
-		body map[string]any
+		what, field string
+		value       any
 	}
 	var variants []variant
 	if m := tgt.Profile.Orchestrate.FallbackModel; m != "" && m != tgt.Profile.Orchestrate.Model {
-		variants = append(variants, variant{"model " + m, withField(base, "model", m)})
+		variants = append(variants, variant{"model " + m, "model", m})
 	} else {
 		audit.Evidence(t, "another model not tried: the profile names no second model (orchestrate.fallback_model)")
 	}
 	// Values no gateway is likely to default to, so that a hit cannot be
 	// an equivalent request.
 	variants = append(variants,
-		variant{"temperature 0.37", withField(base, "temperature", 0.37)},
-		variant{"max_tokens 77", withField(base, "max_tokens", 77)})
+		variant{"temperature 0.37", "temperature", 0.37},
+		variant{"max_tokens 77", "max_tokens", 77})
 
 	judged := 0
 	for _, v := range variants {
-		x := ask(t, tgt, c, u, v.body)
+		x := ask(t, tgt, c, u, withField(base, v.field, v.value))
 		audit.Evidence(t, "same prompt with %s -> %d (provider calls +%d)", v.what, x.res.Status, x.calls)
 		if !tgt.Succeeded(x.res) {
 			continue // refused (the parameter is not accepted): nothing was served
 		}
 		judged++
-		if x.calls == 0 {
-			t.Errorf("the same prompt with %s was answered (%d) without a provider call: the cache served an answer made for other parameters",
-				v.what, x.res.Status)
+		if x.calls > 0 {
+			continue
+		}
+		// A hit is wrong only if the parameter changes what the provider
+		// is asked: a gateway that never forwards it may share the answer.
+		// The same variant with a prompt no cache holds shows what it sends.
+		probeNonce := randomSuffix()
+		askAnswered(t, tgt, c, u, withField(tgt.Profile.OrchestrateBody("", "cache key probe "+probeNonce), v.field, v.value), "the "+v.what+" request with a fresh prompt")
+		if differs, how := upstreamDiffers(t, tgt, baseNonce, probeNonce); differs {
+			t.Errorf("the same prompt with %s was answered (%d) without a provider call, yet with a fresh prompt it changes the provider request (%s): the cache served an answer made for other parameters",
+				v.what, x.res.Status, how)
+		} else {
+			audit.Evidence(t, "%s: served from the cache, but the target sends the provider the same request with it (%s), so the cached answer fits", v.what, how)
 		}
 	}
 	if judged == 0 {
@@ -236,6 +249,44 @@ func TestSEC_LEAK_001_GuardedContentNotStored(t *testing.T) {
 		t.Errorf("POST %s repeated (provider calls +%d, so served from a stored copy when 0): the answer holds the system prompt the first answer hid",
 			tgt.Profile.Orchestrate.Path, repeat.calls)
 	}
+}
+
+// upstreamParameters are the request fields that shape a provider's answer
+// besides the messages.
+var upstreamParameters = []string{"model", "temperature", "top_p", "max_tokens", "max_completion_tokens"}
+
+// upstreamDiffers compares the provider requests that carried two prompts
+// (found by their nonces in the stub's recordings): which provider got
+// them and the parameters that shape an answer.
+func upstreamDiffers(t *testing.T, tgt *testutil.Target, nonceA, nonceB string) (bool, string) {
+	t.Helper()
+	reqs, err := tgt.Stub.Requests(t.Context())
+	testutil.RequireNoError(t, err, "reading the provider stub's recorded requests")
+	type upstream struct {
+		provider string
+		params   map[string]any
+	}
+	find := func(nonce string) upstream {
+		for _, p := range []string{providerstub.OpenAI, providerstub.Anthropic} {
+			for _, r := range reqs.Of(p) {
+				var body map[string]any
+				if strings.Contains(r.Body, nonce) && json.Unmarshal([]byte(r.Body), &body) == nil {
+					params := map[string]any{}
+					for _, f := range upstreamParameters {
+						if v, ok := body[f]; ok {
+							params[f] = v
+						}
+					}
+					return upstream{p, params}
+				}
+			}
+		}
+		testutil.SetupFailed(t, fmt.Errorf("no recorded provider request carries the prompt %s (the stub keeps the last 20 per provider)", nonce))
+		return upstream{}
+	}
+	a, b := find(nonceA), find(nonceB)
+	how := fmt.Sprintf("%s %v, then %s %v", a.provider, a.params, b.provider, b.params)
+	return a.provider != b.provider || !reflect.DeepEqual(a.params, b.params), how
 }
 
 // holds reports whether s is in body, as it stands or in any string of
