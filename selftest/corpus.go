@@ -102,6 +102,7 @@ var Corpus = []Defect{
 		// every authorization check and every per-user behaviour fails.
 		Expect: []string{"DEP-CFG-002", "FUN-AUTH-001", "FUN-AUTH-003", "FUN-CNV-002", "FUN-CNV-003",
 			"SEC-AUTH-001", "SEC-AUTH-002", "SEC-AUTHZ-001", "SEC-AUTHZ-002", "SEC-AUTHZ-003",
+			"SEC-CACHE-001", // every user is the one anonymous user: one user's cached answers reach all
 			"SEC-JWT-001", "SEC-JWT-002", "SEC-JWT-003", "SEC-JWT-004", "SEC-JWT-005", "SEC-JWT-006",
 			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013"}},
 	{Name: "mock-on", Kind: Configuration, What: "USE_MOCK=true (with APP_ENV=development)",
