@@ -478,6 +478,39 @@ func Catalog() []Check {
 			RemediationKind: Code,
 			Refs:            []string{"RFC 9110 sections 10.2.3, 15.6.3 and 15.6.4", "RFC 6585 section 4"},
 		},
+		// Response cache isolation and stored copies (LLM-gateway risks).
+		{
+			ID: "SEC-CACHE-001", Section: Security, Severity: Critical,
+			Title:           "Identical requests from two users never share a cached answer",
+			Action:          "Scope the response cache key to the user (or tenant, or key)",
+			Remediation:     "Put the caller's identity (user, tenant or API key) in the response cache key: a prompt another user sent first must still reach the provider for this user, never be answered with the other user's cached completion.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM02:2025", "CWE-524", "OWASP API1:2023"},
+		},
+		{
+			ID: "SEC-CACHE-002", Section: Security, Severity: High,
+			Title:           "The response cache key covers the model, temperature and max_tokens",
+			Action:          "Key cached answers on every parameter that shapes them",
+			Remediation:     "Include the model, the sampling parameters (temperature) and max_tokens, besides the messages and the caller, in the response cache key: the same prompt with another model or other parameters must reach the provider, not get an answer made for other settings.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM09:2025", "CWE-524"},
+		},
+		{
+			ID: "SEC-CACHE-003", Section: Security, Severity: High,
+			Title:           "Provider errors are not cached",
+			Action:          "Cache only successful provider answers",
+			Remediation:     "Store an answer in the response cache only when the provider answered successfully: a failure (5xx, timeout, rate limit) must not be replayed to the next identical request once the provider has recovered.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM10:2025", "Google SRE book ch. 22 (cascading failures)"},
+		},
+		{
+			ID: "SEC-LEAK-001", Section: Security, Severity: High,
+			Title:           "Guarded content stays out of stored copies (history and cache)",
+			Action:          "Guard answers before storing them, not only before showing them",
+			Remediation:     "Apply the guard that removes the system prompt and secrets from answers before the answer is stored in the conversation history or the response cache, so that a read-back of the conversation or a cached repeat never returns what the live answer hid.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM02:2025", "OWASP LLM07:2025", "CWE-212"},
+		},
 		// Infrastructure.
 		{
 			ID: "INF-PG-004", Section: Infrastructure, Severity: Critical,

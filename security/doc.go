@@ -1,7 +1,9 @@
 // Package security is the audit section that attacks the target with the
 // public API only: authentication enforcement, JWT forgery (RFC 8725,
-// jwt_tool's playbook), authorization, abuse limits, injection and leaks.
-// A GO must mean an attacker with the public API gets nothing.
+// jwt_tool's playbook), authorization, abuse limits, injection, leaks, and
+// the response cache's isolation (users, parameters, provider errors) and
+// stored copies. A GO must mean an attacker with the public API gets
+// nothing.
 //
 // Needs: the target's base URL; the audited env file for checks that forge
 // otherwise valid tokens with the real signing key (the setting the profile
@@ -13,4 +15,8 @@
 // counters and recorded requests: not evaluated without it (SEC-COST-001
 // still judges a refusal); the output-cap checks are not applicable when
 // the profile names no max_tokens field (orchestrate.max_tokens_field).
+// The cache checks need the provider stub's control API too (its call
+// counter tells a cached answer from a fresh one); the stored-copy check
+// also needs the system prompt (system_prompt) and reads the conversation
+// back where the profile names stored conversations.
 package security

@@ -81,6 +81,19 @@ var Corpus = []Defect{
 	{Name: "ready-ignores-deps", Kind: Code, What: "/ready answers 200 whatever PostgreSQL and Redis do",
 		Sections: []string{"functionality", "infrastructure"}, Severity: audit.High,
 		Expect: []string{"REL-HLT-001", "REL-RES-001"}},
+	// Response cache isolation and stored copies.
+	{Name: "cache-shared-across-users", Kind: Code, What: "the response cache key leaves out the user: one user's answer is served to another",
+		Sections: []string{"security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-CACHE-001"}},
+	{Name: "cache-key-prompt-only", Kind: Code, What: "the response cache key is the user and the messages only: another model, temperature or max_tokens gets the cached answer",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-CACHE-002"}},
+	{Name: "cache-provider-errors", Kind: Code, What: "a provider failure is cached and replayed after the provider recovered",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-CACHE-003"}},
+	{Name: "guard-response-only", Kind: Code, What: "the answer guard redacts only the fresh answer shown: history and cache keep the system prompt raw",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-LEAK-001"}},
 
 	{Name: "auth-off", Kind: Configuration, What: "ENABLE_AUTH=false (with APP_ENV=development, which production refuses to start without)",
 		Env:      map[string]string{"APP_ENV": development, "ENABLE_AUTH": "false"},
@@ -89,6 +102,7 @@ var Corpus = []Defect{
 		// every authorization check and every per-user behaviour fails.
 		Expect: []string{"DEP-CFG-002", "FUN-AUTH-001", "FUN-AUTH-003", "FUN-CNV-002", "FUN-CNV-003",
 			"SEC-AUTH-001", "SEC-AUTH-002", "SEC-AUTHZ-001", "SEC-AUTHZ-002", "SEC-AUTHZ-003",
+			"SEC-CACHE-001", // every user is the one anonymous user: one user's cached answers reach all
 			"SEC-JWT-001", "SEC-JWT-002", "SEC-JWT-003", "SEC-JWT-004", "SEC-JWT-005", "SEC-JWT-006",
 			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013"}},
 	{Name: "mock-on", Kind: Configuration, What: "USE_MOCK=true (with APP_ENV=development)",

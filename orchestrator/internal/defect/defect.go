@@ -36,12 +36,21 @@ const (
 	ReadyIgnoresDeps  Name = "ready-ignores-deps"  // /ready answers 200 whatever the dependencies
 )
 
+// Response-cache and stored-copy defects.
+const (
+	CacheSharedAcrossUsers Name = "cache-shared-across-users" // the response cache key leaves out the user
+	CacheKeyPromptOnly     Name = "cache-key-prompt-only"     // the response cache key is the user and the messages only
+	CacheProviderErrors    Name = "cache-provider-errors"     // a provider failure is cached and replayed
+	GuardResponseOnly      Name = "guard-response-only"       // the answer guard redacts only the fresh answer shown; history and cache keep it raw
+)
+
 // All lists every defect the build knows, in a stable order.
 var All = []Name{
 	JWTAlgNotPinned, ExpNotRequired, LogoutNotRevoking, RefreshReusable, NoObjectAuthz, RoleFromBody,
 	SQLConcat, StackTraces, CORSEchoOrigin, PprofPublic, RateLimiterOff, SecretsLogged, NoGracefulDrain,
 	ReadyIgnoresDeps,
 	MaxTokensUnbounded, MaxTokensRaised, RetryStorm, UpstreamDetached, ProviderErrorsAs500,
+	CacheSharedAcrossUsers, CacheKeyPromptOnly, CacheProviderErrors, GuardResponseOnly,
 }
 
 // Consumption and upstream-error defects (issue 16).

@@ -73,7 +73,14 @@ type answer struct {
 	Model    string `json:"model"`
 	Provider string `json:"provider"`
 	Usage    Usage  `json:"usage"`
+	// FailStatus and FailCode are a cached provider failure: only the
+	// cache-provider-errors defect writes them.
+	FailStatus int    `json:"fail_status,omitempty"`
+	FailCode   string `json:"fail_code,omitempty"`
 }
+
+// providerUnavailable is what the caller is told when every provider failed.
+const providerUnavailable = "the language model provider is unavailable, retry later"
 
 const (
 	maxMessages       = 50
@@ -151,30 +158,47 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 		maxTokens = defaultMaxTokens // "short answers are poor answers": the client pays for what it did not ask
 	}
 
-	var ans answer
+	// ans is what the caller is shown; kept is what the cache and the
+	// conversation history keep (the same, guarded, but for a defect).
+	var ans, kept answer
 	cached := false
 	msgJSON, _ := json.Marshal(req.Messages)
 	temp := ""
 	if req.Temperature != nil {
 		temp = strconv.FormatFloat(*req.Temperature, 'f', -1, 64)
 	}
-	cacheKey := "cache:" + hashKey(u.ID, model.ID, string(msgJSON), strconv.Itoa(maxTokens), temp)
+	cacheKey := responseCacheKey(u.ID, model.ID, string(msgJSON), maxTokens, temp)
 	if raw, ok, err := s.deps.KV.Get(ctx, cacheKey); err == nil && ok && json.Unmarshal([]byte(raw), &ans) == nil {
+		if ans.FailStatus != 0 {
+			writeError(w, r, ans.FailStatus, ans.FailCode, providerUnavailable)
+			return
+		}
 		cached = true
+		kept = ans
 		s.metrics.Cache(true)
 	} else {
 		s.metrics.Cache(false)
 		var failed *completionFailure
 		ans, failed = s.complete(r, model, req, maxTokens)
 		if failed != nil {
+			if defect.On(defect.CacheProviderErrors) && failed.status != 499 {
+				if data, err := json.Marshal(answer{FailStatus: failed.status, FailCode: failed.code}); err == nil {
+					_ = s.deps.KV.Set(ctx, cacheKey, string(data), s.cfg.CacheTTL)
+				}
+			}
 			if failed.retryAfter > 0 {
 				retryAfter(w, failed.retryAfter)
 			}
 			writeError(w, r, failed.status, failed.code, failed.message)
 			return
 		}
-		ans.Content = s.guard(ans.Content)
-		if data, err := json.Marshal(ans); err == nil && !s.cfg.UseMock {
+		raw := ans.Content
+		ans.Content = s.guard(raw)
+		kept = ans
+		if defect.On(defect.GuardResponseOnly) {
+			kept.Content = raw
+		}
+		if data, err := json.Marshal(kept); err == nil && !s.cfg.UseMock {
 			_ = s.deps.KV.Set(ctx, cacheKey, string(data), s.cfg.CacheTTL) // a cache miss next time is fine
 		}
 	}
@@ -195,7 +219,7 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 	last := req.Messages[len(req.Messages)-1]
 	err = s.deps.Store.AppendExchange(ctx, u.ID, convID,
 		store.Message{Role: last.Role, Content: last.Content},
-		store.Message{Role: "assistant", Content: ans.Content, Model: ans.Model, Provider: ans.Provider})
+		store.Message{Role: "assistant", Content: kept.Content, Model: kept.Model, Provider: kept.Provider})
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, r, http.StatusNotFound, "not_found", "conversation not found")
 		return
@@ -222,6 +246,19 @@ type completionFailure struct {
 // provider is the retry, so one request costs at most one call per
 // provider.
 const attemptsPerProvider = 1
+
+// responseCacheKey names a cached answer by its owner and everything that
+// shapes it (model, messages, max_tokens, temperature), so that no user is
+// served another's answer nor an answer to other parameters.
+func responseCacheKey(userID, modelID, messages string, maxTokens int, temperature string) string {
+	switch {
+	case defect.On(defect.CacheSharedAcrossUsers):
+		userID = ""
+	case defect.On(defect.CacheKeyPromptOnly):
+		return "cache:" + hashKey(userID, messages)
+	}
+	return "cache:" + hashKey(userID, modelID, messages, strconv.Itoa(maxTokens), temperature)
+}
 
 // complete asks the model's provider, falling back once to the other
 // provider. A non-nil failure means every provider failed: all of them
