@@ -42,6 +42,15 @@
 //	AUDIT_ADMIN_EMAIL         external mode: the reference profile's admin identity
 //	AUDIT_ADMIN_PASSWORD      (another profile names its own variables:
 //	                          identities.<name>.username_env, password_env)
+//	AUDIT_COMPOSE_FILE        external mode: the docker compose file the target
+//	                          runs from; its containers (found by compose's
+//	                          labels) can be restarted, stopped, paused,
+//	                          signalled, read and copied as the stack's
+//	AUDIT_COMPOSE_PROJECT     the project's name, when the file runs as several
+//	AUDIT_COMPOSE_SERVICES    the audit's services as the project's, e.g.
+//	                          orchestrator=gateway,postgres=db,providerstub=
+//	                          (default: orchestrator, postgres, redis,
+//	                          providerstub; empty: not in the project)
 //	AUDIT_STACK_JSON          shared mode: descriptor of a running stack (JSON;
 //	                          set by mvpaudit run for its child, not by hand)
 //	AUDIT_POOL_JSON           the run's identities, registered once after the
