@@ -25,6 +25,9 @@ const (
 	RefreshTokens       Subject = "refresh tokens (auth.refresh_token)"
 	MigrationTable      Subject = "a schema-version table (migrations.table)"
 	UserResources       Subject = "per-user objects (resources, or conversations.path)"
+	// PasswordHashes and ConversationContinuation: issue 16.
+	PasswordHashes           Subject = "a readable stored password hash (auth.password_hash_sql)"
+	ConversationContinuation Subject = "conversation continuation (orchestrate.conversation_field with conversations.path)"
 )
 
 // Lacks reports whether the profile says the target does not have s.
@@ -52,6 +55,10 @@ func (p Profile) Lacks(s Subject) bool {
 		return p.Migrations.Table == ""
 	case UserResources:
 		return len(p.AllResources()) == 0
+	case PasswordHashes:
+		return p.Auth.PasswordHashSQL == ""
+	case ConversationContinuation:
+		return p.Orchestrate.ConversationField == "" || p.Conversations.Path == ""
 	}
 	return false
 }

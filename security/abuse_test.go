@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -109,4 +110,53 @@ func TestSEC_AUTH_003_LoginBruteForceThrottled(t *testing.T) {
 		t.Fatalf("POST %s: %d wrong passwords for one account (rotating X-Forwarded-For) and never a 429 or lockout", p.Path, 3*limit)
 	}
 	audit.Evidence(t, "throttled at attempt %d (configured limit %d per minute)", throttledAt, limit)
+}
+
+func TestSEC_AUTH_007_PasswordSprayingThrottledPerAddress(t *testing.T) {
+	check := audit.Begin(t, "SEC-AUTH-007")
+	tgt := use(t)
+	c := tgt.Client(t).ExpectThrottling()
+	limit := limitFromEnv(t, tgt, "login_rate_limit", 10)
+	attempts := int(check.Threshold("max_spray_factor")) * limit
+	// One password against many accounts, one account per attempt (so that
+	// no per-account limit can be what stops it), each attempt claiming a
+	// different client address: only a per-address count of the real
+	// connection can throttle it.
+	password := "Spring2026-" + randomSuffix()
+	started := time.Now()
+	throttledAt := 0
+	var throttled *testutil.Response
+	for i := 1; i <= attempts && throttledAt == 0; i++ {
+		account := fmt.Sprintf("spray-%d-%s@example.test", i, randomSuffix())
+		if tgt.Profile.Auth.Usernames == "name" {
+			account = fmt.Sprintf("spray%d%s", i, randomSuffix())
+		}
+		req, err := tgt.LoginRequest(account, password)
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.%d.%d", 113+i/250, 1+i%250))
+		res, err := c.Do(t.Context(), req)
+		require.NoError(t, err)
+		switch {
+		case res.Status == http.StatusTooManyRequests:
+			throttledAt, throttled = i, res
+		case tgt.Succeeded(res):
+			testutil.SetupFailed(t, fmt.Errorf("%s: a made-up account logged in with a made-up password; %s", loginRoute(tgt), res))
+		case res.Status >= 500:
+			t.Fatalf("%s during the spray (attempt %d): status = %d; %s", loginRoute(tgt), i, res.Status, res)
+		}
+	}
+	took := time.Since(started)
+	if throttledAt == 0 {
+		if took > time.Minute {
+			// A per-minute window may have rolled over several times.
+			audit.NotEvaluated(t, fmt.Sprintf("%d failed logins took %s, longer than the one-minute window a login limit counts in", attempts, took.Round(time.Second)))
+		}
+		t.Fatalf("%s: %d failed logins from one client in %s, each for a different account with a different X-Forwarded-For, and never a 429: "+
+			"password spraying is not throttled per client address (configured per-account limit %d per minute)", loginRoute(tgt), attempts, took.Round(time.Second), limit)
+	}
+	audit.Metric(t, "throttled_at", float64(throttledAt), "attempts")
+	// The target now refuses this address's logins for a while; the checks
+	// after this one (the final phase) wait it out only if they log in.
+	audit.Evidence(t, "throttled at failed login %d of at most %d, %s into the spray, each for a different account with a different X-Forwarded-For (Retry-After %q)",
+		throttledAt, attempts, took.Round(time.Millisecond), throttled.Header.Get("Retry-After"))
 }

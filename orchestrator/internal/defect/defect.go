@@ -36,11 +36,21 @@ const (
 	ReadyIgnoresDeps  Name = "ready-ignores-deps"  // /ready answers 200 whatever the dependencies
 )
 
+// Defects of password storage, login throttling, conversation ownership
+// and body limits (issue 16).
+const (
+	WeakPasswordHash      Name = "weak-password-hash"      // passwords are hashed with bcrypt cost 4
+	LoginLimitTrustsXFF   Name = "login-limit-trusts-xff"  // the per-address login throttle is keyed by X-Forwarded-For
+	AppendAnyConversation Name = "append-any-conversation" // continuing a conversation does not check its owner
+	NoBodyLimit           Name = "no-body-limit"           // request bodies are read whatever their size
+)
+
 // All lists every defect the build knows, in a stable order.
 var All = []Name{
 	JWTAlgNotPinned, ExpNotRequired, LogoutNotRevoking, RefreshReusable, NoObjectAuthz, RoleFromBody,
 	SQLConcat, StackTraces, CORSEchoOrigin, PprofPublic, RateLimiterOff, SecretsLogged, NoGracefulDrain,
 	ReadyIgnoresDeps,
+	WeakPasswordHash, LoginLimitTrustsXFF, AppendAnyConversation, NoBodyLimit,
 }
 
 // EnvKey is the setting that names the defects to switch on (comma-separated).
