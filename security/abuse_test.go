@@ -155,8 +155,13 @@ func TestSEC_AUTH_007_PasswordSprayingThrottledPerAddress(t *testing.T) {
 			"password spraying is not throttled per client address (configured per-account limit %d per minute)", loginRoute(tgt), attempts, took.Round(time.Second), limit)
 	}
 	audit.Metric(t, "throttled_at", float64(throttledAt), "attempts")
-	// The target now refuses this address's logins for a while; the checks
-	// after this one (the final phase) wait it out only if they log in.
+	// The target now refuses this address's logins for a while. The check
+	// does not wait it out: a later check that logs in backs off by the
+	// target's Retry-After (the client does), one that does not pays
+	// nothing.
+	if secs, err := strconv.Atoi(throttled.Header.Get("Retry-After")); err == nil {
+		audit.Metric(t, "address_blocked_s", float64(secs), "s")
+	}
 	audit.Evidence(t, "throttled at failed login %d of at most %d, %s into the spray, each for a different account with a different X-Forwarded-For (Retry-After %q)",
 		throttledAt, attempts, took.Round(time.Millisecond), throttled.Header.Get("Retry-After"))
 }
