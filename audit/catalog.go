@@ -409,10 +409,10 @@ func Catalog() []Check {
 			ID: "SEC-RATE-002", Section: Security, Severity: High,
 			Title:           "HTTP server limits body size, header size and slow clients",
 			Action:          "Limit request bodies and headers and set read timeouts",
-			Remediation:     "Oversized bodies (declared or chunked) must get 413 quickly, a 64 KB header 431, and a client trickling its headers must be cut off (http.Server.ReadHeaderTimeout, MaxHeaderBytes, MaxBytesReader).",
+			Remediation:     "Oversized bodies (declared or chunked) must be refused with 413 (or 400) and never reach the provider, a 64 KB header must get 431, and a client trickling its headers must be cut off (http.Server.ReadHeaderTimeout, MaxHeaderBytes, MaxBytesReader).",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP API4:2023", "OWASP LLM10:2025"},
-			Thresholds:      []Threshold{{Metric: "max_reject_ms", Default: 2000, Unit: "ms", Meaning: "time to refuse an oversized body"}, {Metric: "max_header_wait_s", Default: 30, Unit: "s", Meaning: "longest a client trickling its headers may stay connected"}},
+			Thresholds:      []Threshold{{Metric: "max_header_wait_s", Default: 30, Unit: "s", Meaning: "longest a client trickling its headers may stay connected"}},
 		},
 		{
 			ID: "SEC-RATE-003", Section: Security, Severity: High,
@@ -510,6 +510,35 @@ func Catalog() []Check {
 			Remediation:     "Apply the guard that removes the system prompt and secrets from answers before the answer is stored in the conversation history or the response cache, so that a read-back of the conversation or a cached repeat never returns what the live answer hid.",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP LLM02:2025", "OWASP LLM07:2025", "CWE-212"},
+		},
+		// Security: password storage, password spraying, writes into
+		// another user's conversation (issue 16).
+		{
+			ID: "SEC-AUTH-006", Section: Security, Severity: High,
+			Title:           "Passwords are stored with a salted, slow hash",
+			Action:          "Hash passwords with bcrypt (cost 10 or more), argon2id, scrypt or PBKDF2 at OWASP's minimums",
+			Remediation:     "Store every password as a salted, deliberately slow hash: bcrypt with cost 10 or more, argon2id (at least 19 MiB and 2 iterations, or an equivalent OWASP pair), scrypt (N 2^17, r 8, p 1, or an equivalent) or PBKDF2 (600 000 iterations with SHA-256, 210 000 with SHA-512, 1 300 000 with SHA-1). Plain text, unsalted digests and fast hashes (MD5, SHA-*, md5crypt, a digest with a salt) are cracked offline within hours once the database leaks.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP Password Storage Cheat Sheet", "OWASP ASVS 2.4.1", "CWE-916"},
+			Thresholds:      []Threshold{{Metric: "min_bcrypt_cost", Default: 10, Unit: "", Meaning: "lowest bcrypt cost accepted"}},
+		},
+		{
+			ID: "SEC-AUTH-007", Section: Security, Severity: High,
+			Title:           "Password spraying is throttled per client address, whatever X-Forwarded-For says",
+			Action:          "Throttle failed logins per connection address across accounts",
+			Remediation:     "Count failed logins per client address across all accounts, by the connection's address (or a header only a trusted proxy sets), and answer 429 once one address fails a few times the per-account limit within a minute; a client-supplied X-Forwarded-For must never choose the counter.",
+			RemediationKind: Code,
+			Phase:           Final, // spends the failed logins of the audit's address
+			Refs:            []string{"OWASP ASVS 2.2.1", "OWASP Credential Stuffing Prevention Cheat Sheet", "CWE-307"},
+			Thresholds:      []Threshold{{Metric: "max_spray_factor", Default: 10, Unit: "", Meaning: "failed logins from one address across accounts, in multiples of the per-account login limit, before a 429 is due"}},
+		},
+		{
+			ID: "SEC-AUTHZ-005", Section: Security, Severity: Critical,
+			Title:           "Users cannot write into other users' conversations",
+			Action:          "Check a conversation's owner before continuing it",
+			Remediation:     "A request that continues a conversation by id must look it up by the id and the caller (WHERE id = $1 AND user_id = $2) and answer 404 (or 403) for another user's, appending nothing: otherwise anyone who learns an id can plant turns in another user's history and steer what the model is told next.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP API1:2023 (BOLA)", "OWASP ASVS 4.2.1", "OWASP LLM01:2025"},
 		},
 		// Infrastructure.
 		{

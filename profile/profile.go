@@ -90,6 +90,11 @@ type Auth struct {
 	// checks); RefreshToken names the refresh token's variable, if any.
 	Token        string `yaml:"token" json:"token"`
 	RefreshToken string `yaml:"refresh_token,omitempty" json:"refresh_token,omitempty"`
+	// PasswordHashSQL reads the stored password hash of an account the
+	// audit registered, through its administrative database connection
+	// ($1 is the username; one row, one column). Without it the
+	// password-storage check is not applicable.
+	PasswordHashSQL string `yaml:"password_hash_sql,omitempty" json:"password_hash_sql,omitempty"`
 }
 
 // Whoami is a route that tells who the caller is.

@@ -216,3 +216,19 @@ resources:
 	assert.Equal(t, "keys", p.AllResources()[0].Name, "minimal has no conversations")
 	assert.True(t, Profile{}.Lacks(UserResources))
 }
+
+func TestPasswordHashesAndContinuationSubjects(t *testing.T) {
+	p, err := Parse([]byte(minimal))
+	require.NoError(t, err)
+	assert.True(t, p.Lacks(PasswordHashes), "no auth.password_hash_sql")
+	assert.True(t, p.Lacks(ConversationContinuation), "no conversation field")
+	p.Auth.PasswordHashSQL = "SELECT hash FROM accounts WHERE name = $1"
+	p.Orchestrate.ConversationField = "conversation_id"
+	assert.False(t, p.Lacks(PasswordHashes))
+	assert.True(t, p.Lacks(ConversationContinuation), "a conversation field without stored conversations")
+	p.Conversations.Path = "/v1/conversations"
+	assert.False(t, p.Lacks(ConversationContinuation))
+	require.NoError(t, p.Validate())
+	p.Auth.PasswordHashSQL = "SELECT hash FROM accounts LIMIT 1"
+	assert.ErrorContains(t, p.Validate(), "auth.password_hash_sql")
+}

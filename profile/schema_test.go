@@ -132,6 +132,7 @@ func TestSchemaAndParseRefuseTheSameMistakes(t *testing.T) {
 		{"role", "alice: {username_env", "alice: {role: owner, username_env", "at '/identities/alice/role'"},
 		{"username without password", "password_env: A_PASS}", "}", "at '/identities/alice'"},
 		{"promoting a user", "alice: {username_env", "alice: {promote_sql: 'UPDATE u', username_env", "at '/identities/alice'"},
+		{"password hash query without the username", "  token: session", "  token: session\n  password_hash_sql: SELECT hash FROM users LIMIT 1", "at '/auth/password_hash_sql'"},
 		{"unknown setting concept", "protected:", "config: {settings: {jwt: JWT_SECRET}}\nprotected:", "at '/config/settings'"},
 		{"no protected route", "protected: [{method: GET, path: /me}]", "protected: []", "at '/protected'"},
 		{"version 3", "version: 2", "version: 3", "at '/version'"},

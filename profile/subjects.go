@@ -26,6 +26,9 @@ const (
 	MigrationTable      Subject = "a schema-version table (migrations.table)"
 	UserResources       Subject = "per-user objects (resources, or conversations.path)"
 	OutputCap           Subject = "an output-length field in the LLM request (orchestrate.max_tokens_field)"
+	// PasswordHashes and ConversationContinuation: issue 16.
+	PasswordHashes           Subject = "a readable stored password hash (auth.password_hash_sql)"
+	ConversationContinuation Subject = "conversation continuation (orchestrate.conversation_field with conversations.path)"
 )
 
 // Lacks reports whether the profile says the target does not have s.
@@ -55,6 +58,10 @@ func (p Profile) Lacks(s Subject) bool {
 		return len(p.AllResources()) == 0
 	case OutputCap:
 		return p.MaxTokensField() == ""
+	case PasswordHashes:
+		return p.Auth.PasswordHashSQL == ""
+	case ConversationContinuation:
+		return p.Orchestrate.ConversationField == "" || p.Conversations.Path == ""
 	}
 	return false
 }

@@ -62,6 +62,9 @@ func (p Profile) validate(v *validator) {
 	if p.Auth.RefreshToken != "" && !known[p.Auth.RefreshToken] {
 		v.addf("auth.refresh_token", "%q is captured by no step of auth.register, auth.login or auth.provision", p.Auth.RefreshToken)
 	}
+	if q := p.Auth.PasswordHashSQL; q != "" && !strings.Contains(q, "$1") {
+		v.addf("auth.password_hash_sql", "must select by the username, $1")
+	}
 	v.path("auth.whoami.path", p.Auth.Whoami.Path, true)
 	p.Run.validate(v, p.Credentials)
 	v.jsonPath("auth.whoami.username", p.Auth.Whoami.Username)

@@ -1,6 +1,7 @@
 package security
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -170,4 +171,72 @@ func TestSEC_AUTHZ_003_NoMassAssignmentOfRole(t *testing.T) {
 			t.Errorf("%s as a user registered with role=admin in the body: status = %d, want 403 (the role was taken from the request)", r, res.Status)
 		}
 	}
+}
+
+func TestSEC_AUTHZ_005_NoWritesIntoOthersConversations(t *testing.T) {
+	audit.Begin(t, "SEC-AUTHZ-005")
+	tgt := use(t)
+	tgt.Applies(t, profile.ConversationContinuation)
+	ctx := t.Context()
+	c := tgt.Client(t)
+	field, orch := tgt.Profile.Orchestrate.ConversationField, tgt.Profile.Orchestrate.Path
+	owner := tgt.RequireUser(t, c)
+	intruder := tgt.RequireUser(t, c)
+
+	// The owner starts a conversation (set-up: its success is not judged).
+	res, err := c.Setup().Post(ctx, orch, owner.AccessToken, tgt.Profile.OrchestrateBody("", "owner turn "+randomSuffix()))
+	require.NoError(t, err)
+	testutil.Require(t, tgt.Succeeded(res), "the owner starts a conversation through %s; %s", orch, res)
+	conv := res.Field(field)
+	testutil.Require(t, conv != "", "the answer of %s names the conversation (%s); %s", orch, field, res)
+	item := tgt.Profile.Conversations.Path + "/" + conv
+	read := func() *testutil.Response {
+		res, err := c.Get(ctx, item, owner.AccessToken)
+		require.NoError(t, err)
+		testutil.Require(t, tgt.Succeeded(res), "the owner reads the conversation; %s", res)
+		return res
+	}
+	before := storedMessages(t, tgt, read())
+
+	// The intruder continues it with a turn of its own.
+	marker := "intruder turn " + randomSuffix()
+	body := tgt.Profile.OrchestrateBody("", marker)
+	body[field] = conv
+	res, err = c.Post(ctx, orch, intruder.AccessToken, body)
+	require.NoError(t, err)
+	refused := res.Status == http.StatusNotFound || res.Status == http.StatusForbidden || (res.Status/100 == 2 && tgt.Refused(res))
+	switch {
+	case refused:
+		audit.Evidence(t, "POST %s naming another user's conversation -> %d", orch, res.Status)
+	case res.Status/100 == 2 && res.Field(field) != "" && res.Field(field) != conv:
+		// Not a write into the owner's conversation: the id was ignored and
+		// a new conversation started. The owner's read below decides.
+		audit.Evidence(t, "POST %s naming another user's conversation -> %d, answered in a new conversation", orch, res.Status)
+	default:
+		t.Errorf("POST %s as user B naming user A's conversation (%s): status = %d, want 404 or 403; %s", orch, field, res.Status, res)
+	}
+
+	after := read()
+	if containsBytes(after.Body, marker) {
+		t.Errorf("GET %s as its owner shows the turn user B sent into it: another user wrote into this user's conversation", item)
+	}
+	if n := storedMessages(t, tgt, after); before >= 0 && n != before {
+		t.Errorf("GET %s as its owner: %d messages after user B's attempt, %d before: the conversation changed", item, n, before)
+	}
+}
+
+// storedMessages counts the messages of a conversation read (the profile's
+// conversations.messages_field), or -1 when the profile does not say
+// where they are.
+func storedMessages(t *testing.T, tgt *testutil.Target, res *testutil.Response) int {
+	t.Helper()
+	name := tgt.Profile.Conversations.MessagesField
+	if name == "" {
+		return -1
+	}
+	var m map[string]json.RawMessage
+	testutil.RequireNoError(t, res.JSON(&m), "the conversation read")
+	var msgs []json.RawMessage
+	testutil.RequireNoError(t, json.Unmarshal(m[name], &msgs), "the conversation's %q array", name)
+	return len(msgs)
 }

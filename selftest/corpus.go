@@ -101,7 +101,7 @@ var Corpus = []Defect{
 		// Every request runs as one anonymous admin: every token check,
 		// every authorization check and every per-user behaviour fails.
 		Expect: []string{"DEP-CFG-002", "FUN-AUTH-001", "FUN-AUTH-003", "FUN-CNV-002", "FUN-CNV-003",
-			"SEC-AUTH-001", "SEC-AUTH-002", "SEC-AUTHZ-001", "SEC-AUTHZ-002", "SEC-AUTHZ-003",
+			"SEC-AUTH-001", "SEC-AUTH-002", "SEC-AUTHZ-001", "SEC-AUTHZ-002", "SEC-AUTHZ-003", "SEC-AUTHZ-005",
 			"SEC-CACHE-001", // every user is the one anonymous user: one user's cached answers reach all
 			"SEC-JWT-001", "SEC-JWT-002", "SEC-JWT-003", "SEC-JWT-004", "SEC-JWT-005", "SEC-JWT-006",
 			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013"}},
@@ -141,6 +141,22 @@ var Corpus = []Defect{
 	{Name: "provider-errors-as-500", Kind: Code, What: "every provider failure, rate limits included, answers 500",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-UPST-001"}},
+
+	// Password storage, password spraying, conversation writes and body
+	// limits (issue 16).
+	{Name: "weak-password-hash", Kind: Code, What: "passwords are hashed with bcrypt cost 4",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-AUTH-006"}},
+	{Name: "login-limit-trusts-xff", Kind: Code, What: "the per-address login throttle counts by the client's X-Forwarded-For",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-AUTH-007"}},
+	{Name: "append-any-conversation", Kind: Code, What: "continuing a conversation does not check its owner",
+		Sections: []string{"functionality", "security"}, Severity: audit.Critical,
+		// FUN-CNV-003 also tries another user's continuation.
+		Expect: []string{"FUN-CNV-003", "SEC-AUTHZ-005"}},
+	{Name: "no-body-limit", Kind: Code, What: "request bodies are read whatever their size",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-RATE-002"}},
 }
 
 // Variant is the audit run that plants d: its settings changed in

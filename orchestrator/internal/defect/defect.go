@@ -44,6 +44,15 @@ const (
 	GuardResponseOnly      Name = "guard-response-only"       // the answer guard redacts only the fresh answer shown; history and cache keep it raw
 )
 
+// Defects of password storage, login throttling, conversation ownership
+// and body limits (issue 16).
+const (
+	WeakPasswordHash      Name = "weak-password-hash"      // passwords are hashed with bcrypt cost 4
+	LoginLimitTrustsXFF   Name = "login-limit-trusts-xff"  // the per-address login throttle is keyed by X-Forwarded-For
+	AppendAnyConversation Name = "append-any-conversation" // continuing a conversation does not check its owner
+	NoBodyLimit           Name = "no-body-limit"           // request bodies are read whatever their size
+)
+
 // All lists every defect the build knows, in a stable order.
 var All = []Name{
 	JWTAlgNotPinned, ExpNotRequired, LogoutNotRevoking, RefreshReusable, NoObjectAuthz, RoleFromBody,
@@ -51,6 +60,7 @@ var All = []Name{
 	ReadyIgnoresDeps,
 	MaxTokensUnbounded, MaxTokensRaised, RetryStorm, UpstreamDetached, ProviderErrorsAs500,
 	CacheSharedAcrossUsers, CacheKeyPromptOnly, CacheProviderErrors, GuardResponseOnly,
+	WeakPasswordHash, LoginLimitTrustsXFF, AppendAnyConversation, NoBodyLimit,
 }
 
 // Consumption and upstream-error defects (issue 16).

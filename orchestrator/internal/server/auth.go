@@ -21,10 +21,20 @@ import (
 // against offline cracking without making login a denial-of-service lever.
 const bcryptCost = bcrypt.DefaultCost
 
+// passwordCost is the cost passwords (and the dummy hash) are hashed
+// with; the weak-password-hash defect uses bcrypt's minimum, 4, for both,
+// as a service configured with a low cost would.
+func passwordCost() int {
+	if defect.On(defect.WeakPasswordHash) {
+		return bcrypt.MinCost
+	}
+	return bcryptCost
+}
+
 // dummyPasswordHash is compared against when the user does not exist, so
 // that unknown and known emails take the same time.
 func dummyPasswordHash() []byte {
-	h, err := bcrypt.GenerateFromPassword([]byte("not a password anyone has"), bcryptCost)
+	h, err := bcrypt.GenerateFromPassword([]byte("not a password anyone has"), passwordCost())
 	if err != nil {
 		panic(err)
 	}
@@ -67,7 +77,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, "invalid_request", "password must be 8 to 128 characters")
 		return
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcryptCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), passwordCost())
 	if err != nil {
 		s.internal(w, r, "hash password", err)
 		return
@@ -105,8 +115,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// stuffing many accounts from one address is still stopped.
 	perEmail := int64(s.cfg.LoginRateLimitPerMinute)
 	limits := map[string]int64{
-		"login:fail:email:" + hashKey(in.Email): perEmail,
-		"login:fail:ip:" + hashKey(clientIP(r)): 5 * perEmail,
+		"login:fail:email:" + hashKey(in.Email):      perEmail,
+		"login:fail:ip:" + hashKey(loginClientIP(r)): 5 * perEmail,
 	}
 	keys := make([]string, 0, len(limits))
 	for k := range limits {
@@ -152,6 +162,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.issueTokens(w, r, u, token.RandomUUID())
+}
+
+// loginClientIP is the address the login throttle counts failures of: the
+// connection's (the login-limit-trusts-xff defect takes the client's
+// X-Forwarded-For instead, so that a rotating header escapes the throttle).
+func loginClientIP(r *http.Request) string {
+	if defect.On(defect.LoginLimitTrustsXFF) {
+		if first, _, _ := strings.Cut(r.Header.Get("X-Forwarded-For"), ","); strings.TrimSpace(first) != "" {
+			return strings.TrimSpace(first)
+		}
+	}
+	return clientIP(r)
 }
 
 // issueTokens answers a new access token and a refresh token in family.
