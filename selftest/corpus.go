@@ -31,6 +31,18 @@ type Defect struct {
 	Severity audit.Severity
 	// Expect are the checks that must fail, and the only ones that may.
 	Expect []string
+	// Dialect plants a code defect in the reference reshaped as another
+	// gateway (API_DIALECT, audited through testutil/profiles/<dialect>.yaml):
+	// the proof that checks catch it through a profile, not the native shape.
+	Dialect string
+}
+
+// Key names the defect's run: its name, with @dialect for a dialect's.
+func (d Defect) Key() string {
+	if d.Dialect == "" {
+		return d.Name
+	}
+	return d.Name + "@" + d.Dialect
 }
 
 // development is what a configuration defect that production refuses to
@@ -157,16 +169,32 @@ var Corpus = []Defect{
 	{Name: "no-body-limit", Kind: Code, What: "request bodies are read whatever their size",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-RATE-002"}},
+
+	// Code defects under the dialects: the same faults, caught through
+	// the cookie-session and API-key profile and the enveloped one.
+	{Name: "no-object-authz", Dialect: "cookie-keys", Kind: Code, What: "conversations are read and deleted by id, whoever owns them (cookie session, API keys)",
+		Sections: []string{"security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-AUTHZ-001"}},
+	{Name: "cors-echo-origin", Dialect: "cookie-keys", Kind: Code, What: "CORS echoes any Origin with credentials, on a cookie session",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-CORS-001"}},
+	{Name: "sql-concat", Dialect: "enveloped", Kind: Code, What: "the login query is built by concatenation, behind HTTP 200 envelopes",
+		Sections: []string{"security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-INJ-001"}},
 }
 
 // Variant is the audit run that plants d: its settings changed in
 // production.env (ORCHESTRATOR_DEFECTS for a code defect, on the defect
 // build's image) and the sections that should notice.
 func (d Defect) Variant() Variant {
-	v := Variant{Name: d.Name, Env: maps.Clone(d.Env), Sections: d.Sections}
+	v := Variant{Name: d.Key(), Env: maps.Clone(d.Env), Sections: d.Sections}
 	if d.Kind == Code {
 		v.Image = DefectsImage
 		v.Env = map[string]string{"ORCHESTRATOR_DEFECTS": d.Name}
+	}
+	if d.Dialect != "" {
+		v.Env["API_DIALECT"] = d.Dialect
+		v.Profile = "testutil/profiles/" + d.Dialect + ".yaml"
 	}
 	return v
 }

@@ -13,10 +13,16 @@ func TestVariantPlantsTheDefect(t *testing.T) {
 	for _, d := range Corpus {
 		v := d.Variant()
 		assert.Equal(t, d.Sections, v.Sections, d.Name)
-		if d.Kind == Code {
+		switch {
+		case d.Dialect != "":
+			assert.Equal(t, DefectsImage, v.Image, d.Name)
+			assert.Equal(t, map[string]string{"ORCHESTRATOR_DEFECTS": d.Name, "API_DIALECT": d.Dialect}, v.Env, d.Name)
+			assert.Equal(t, "testutil/profiles/"+d.Dialect+".yaml", v.Profile, d.Name)
+			assert.FileExists(t, filepath.Join("..", v.Profile))
+		case d.Kind == Code:
 			assert.Equal(t, DefectsImage, v.Image, d.Name)
 			assert.Equal(t, map[string]string{"ORCHESTRATOR_DEFECTS": d.Name}, v.Env, d.Name)
-		} else {
+		default:
 			assert.Empty(t, v.Image, "%s runs the default image", d.Name)
 			assert.Equal(t, d.Env, v.Env, d.Name)
 		}

@@ -116,7 +116,7 @@ func WriteMatrix(w io.Writer, observed []Observed, cleanChecks, cleanFalseAlarms
 		if !o.Caught() {
 			verdict = "**no**"
 		}
-		p("| `%s` | %s | %s | %s | %s | %s | %s |", o.Name, o.Kind, o.What, strings.Join(o.Sections, ", "),
+		p("| `%s` | %s | %s | %s | %s | %s | %s |", o.Key(), o.Kind, o.What, strings.Join(o.Sections, ", "),
 			strings.Join(failed, ", "), o.Severity, verdict)
 	}
 	p("")

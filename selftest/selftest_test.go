@@ -127,10 +127,10 @@ func TestSelftest(t *testing.T) {
 			judge:   func(t *testing.T, o Outcome) { assertDialectIsGO(t, d.Name, d.NotApplicable, o) }})
 	}
 	for _, d := range Corpus {
-		jobs = append(jobs, stackJob{name: "defect/" + d.Name, variant: d.Variant(), judge: func(t *testing.T, o Outcome) {
+		jobs = append(jobs, stackJob{name: "defect/" + d.Key(), variant: d.Variant(), judge: func(t *testing.T, o Outcome) {
 			obs := assertDefectCaught(t, d, o)
 			seen.Lock()
-			seen.observed[d.Name] = obs
+			seen.observed[d.Key()] = obs
 			seen.Unlock()
 		}})
 	}
@@ -196,7 +196,7 @@ func assertDefectCaught(t *testing.T, d Defect, o Outcome) Observed {
 func writeMatrix(t *testing.T, seen *results) {
 	var observed []Observed
 	for _, d := range Corpus {
-		o, ok := seen.observed[d.Name]
+		o, ok := seen.observed[d.Key()]
 		if !ok {
 			return
 		}
@@ -234,7 +234,7 @@ func TestCorpusCoversEveryDefectSwitch(t *testing.T) {
 	require.NoError(t, err)
 	var code []string
 	for _, d := range Corpus {
-		if d.Kind == Code {
+		if d.Kind == Code && d.Dialect == "" {
 			code = append(code, d.Name)
 			assert.Contains(t, string(src), `Name = "`+d.Name+`"`, "%s is not a switch of the defect build", d.Name)
 		}
