@@ -30,9 +30,12 @@ type Run struct {
 	Files []RunFile `yaml:"files,omitempty" json:"files,omitempty"`
 	// Setup runs once the target answers on its liveness route, before
 	// any identity: creating the first admin, a provider channel pointing
-	// at the stub, a balance. Its steps may use the stack's placeholders
-	// and {{admin.username}} / {{admin.password}}, the credentials the
-	// stack makes up for an admin identity that has none given.
+	// at the stub, a balance. Its steps may use the stack's placeholders,
+	// {{admin.username}} / {{admin.password}}, the credentials the stack
+	// makes up for an admin identity that has none given, and
+	// {{env.NAME}}, the target's variable NAME (the audited env file with
+	// Env over it): a gateway whose admin credential is a configured key
+	// (AUTH_KEY, MASTER_KEY) has no other way to authorise its setup.
 	Setup Flow `yaml:"setup,omitempty" json:"setup,omitempty"`
 }
 
@@ -118,7 +121,24 @@ func (r *Run) validate(v *validator, creds map[string]Presentation) {
 	for name := range RunVariables {
 		known[name] = true
 	}
+	for _, step := range r.Setup {
+		for _, name := range step.Placeholders() {
+			if _, ok := EnvPlaceholder(name); ok {
+				known[name] = true
+			}
+		}
+	}
 	v.flow("run.setup", r.Setup, known, creds)
+}
+
+// EnvPlaceholder reports whether a run.setup placeholder names one of the
+// target's variables ({{env.AUTH_KEY}}), and which.
+func EnvPlaceholder(name string) (string, bool) {
+	key, ok := strings.CutPrefix(name, "env.")
+	if !ok || key == "" || strings.Contains(key, ".") {
+		return "", false
+	}
+	return key, true
 }
 
 func sortedMapKeys(m map[string]string) []string {

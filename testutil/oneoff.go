@@ -83,7 +83,10 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 	}
 	o := &OneOff{Container: &Container{Service: "orchestrator (one-off)", ID: c.GetContainerID(),
 		Image: orch.Image, Port: orch.Port, docker: orch.docker}, tc: c}
-	o.observe(ctx, t.Profile.Health.Readiness, wait)
+	// Without a readiness route, answering on liveness is as ready as the
+	// target can say it is; an empty route would never count as ready, and
+	// a service that starts would be reported as hanging.
+	o.observe(ctx, t.Profile.ReadyPath(), wait)
 	logs, err := o.Container.Logs(context.Background(), 0)
 	o.Logs = t.Redact(logs)
 	o.LeakedSecrets = len(SecretsIn(logs, t.EnvSecrets()))

@@ -124,12 +124,24 @@ func (s *Stack) startTarget(ctx context.Context, cfg Config, p stackPlan, prof P
 // runSetup runs the run block's setup steps against the started target.
 // The admin credentials it may use are made up here and handed to the
 // admin identity (Descriptor.SetupAdmin), as if the user had given them.
-func runSetup(ctx context.Context, prof Profile, baseURL string, p stackPlan) (*SetupAdmin, error) {
+// targetEnv is the target's environment, for the steps' {{env.NAME}}.
+func runSetup(ctx context.Context, prof Profile, baseURL string, p stackPlan, targetEnv map[string]string) (*SetupAdmin, error) {
 	run := runBlock(prof)
 	if len(run.Setup) == 0 {
 		return nil, nil
 	}
 	vars := stackVariables(p)
+	var envSecrets []string
+	for _, step := range run.Setup {
+		for _, name := range step.Placeholders() {
+			if key, ok := profile.EnvPlaceholder(name); ok {
+				vars[name] = targetEnv[key]
+				// A setup step uses a variable to authorise itself: its
+				// value is a credential, kept out of every error.
+				envSecrets = append(envSecrets, targetEnv[key])
+			}
+		}
+	}
 	admin := &SetupAdmin{Username: "audit-admin-" + randomToken(4), Password: "A1-" + randomToken(12)}
 	if prof.Auth.Usernames != "name" {
 		admin.Username += "@example.test"
@@ -137,6 +149,7 @@ func runSetup(ctx context.Context, prof Profile, baseURL string, p stackPlan) (*
 	vars["admin.username"], vars["admin.password"] = admin.Username, admin.Password
 	t := &Target{Mode: ModeExternal, Profile: prof, baseURL: baseURL}
 	t.AddSecret(admin.Password, p.pgPassword, p.redisPassword, p.openAIKey, p.anthropicKey)
+	t.AddSecret(envSecrets...)
 	if _, err := t.RunFlow(ctx, t.Client(nil), "run.setup", run.Setup, vars); err != nil {
 		return nil, fmt.Errorf("the profile's run.setup: %w", err)
 	}

@@ -190,7 +190,11 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 	if err != nil {
 		return nil, fmt.Errorf("the target's address: %w", err)
 	}
-	setupAdmin, err := runSetup(ctx, prof, endpoint, plan)
+	tenv, err := targetEnv(env, runBlock(prof), stackVariables(plan))
+	if err != nil {
+		return nil, err
+	}
+	setupAdmin, err := runSetup(ctx, prof, endpoint, plan, tenv)
 	if err != nil {
 		return nil, err
 	}
