@@ -191,7 +191,9 @@ func TestREL_RES_006_PausedDependencyDoesNotHang(t *testing.T) {
 	for _, svc := range []testutil.Service{testutil.ServicePostgres, testutil.ServiceRedis} {
 		dep := control(t, tgt, svc)
 		require.NoError(t, dep.Pause(ctx))
-		res, err := c.Get(ctx, path, u.AccessToken)
+		// No answer is the finding (the request hung behind the paused
+		// dependency), not a probe that failed.
+		res, err := c.ExpectNoAnswer().Get(ctx, path, u.AccessToken)
 		require.NoError(t, dep.Unpause(ctx))
 		switch {
 		case err != nil:
@@ -362,10 +364,16 @@ func TestREL_RES_003_ProviderTimeoutEnforced(t *testing.T) {
 	c := tgt.Client(t).WithTimeout(timeout + 30*time.Second)
 	u := tgt.RequireUser(t, c)
 	before := providerCalls(t, tgt)
-	res, err := c.Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "hung provider "+u.Email))
-	require.NoError(t, err)
+	// No answer at all is the finding here, not a probe that failed: the
+	// target held the request past its own timeout and the client's.
+	res, err := c.ExpectNoAnswer().Post(ctx, tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", "hung provider "+u.Email))
 	after := providerCalls(t, tgt)
 	testutil.Require(t, after.OpenAI.Calls > before.OpenAI.Calls, "the request reached the hung provider (is mock mode on?)")
+	if err != nil {
+		t.Errorf("OpenAI hung: POST %s got no answer within %s (%s %s + 30 s): a hung provider holds the client's request",
+			tgt.Profile.Orchestrate.Path, timeout+30*time.Second, what, timeout)
+		return
+	}
 	bound := timeout + 5*time.Second
 	audit.Evidence(t, "OpenAI hung: POST %s -> %d from %q in %s (%s %s)", tgt.Profile.Orchestrate.Path, res.Status,
 		res.Field("provider"), res.Duration.Round(time.Millisecond), what, timeout)

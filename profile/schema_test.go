@@ -88,6 +88,13 @@ func shippedProfiles(t *testing.T) []namedProfile {
 		require.NoError(t, err)
 		out = append(out, namedProfile{"testutil/profiles/" + filepath.Base(f), string(data)})
 	}
+	examples, err := filepath.Glob("../docs/examples/*.yaml")
+	require.NoError(t, err)
+	for _, f := range examples {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		out = append(out, namedProfile{"docs/examples/" + filepath.Base(f), string(data)})
+	}
 	out = append(out,
 		namedProfile{"fakegateway.Profile", fakegateway.Profile},
 		namedProfile{"fakegateway.Profile with registration", strings.Replace(fakegateway.Profile, "  login:", fakegateway.RegisterStep, 1)},
