@@ -442,10 +442,8 @@ func TestREL_RES_005_MalformedProviderAnswersHandled(t *testing.T) {
 	if res.Status != http.StatusOK || startedAt(t, tgt) != before {
 		t.Errorf("the orchestrator did not survive malformed provider answers (liveness %d, restarted %t)", res.Status, startedAt(t, tgt) != before)
 	}
-	app, err := tgt.Container(testutil.ServiceOrchestrator)
-	require.NoError(t, err)
-	logs, err := app.Logs(ctx, 200)
-	require.NoError(t, err)
+	logs, err := tgt.Logs(ctx, 200)
+	testutil.RequireNoError(t, err, "read the target's logs")
 	if strings.Contains(logs, "panic") || strings.Contains(logs, "goroutine ") {
 		t.Errorf("the orchestrator's log shows a panic after malformed provider answers")
 	}

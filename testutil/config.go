@@ -50,13 +50,17 @@ type Config struct {
 	// A docker compose project the external target runs in: its
 	// containers can then be restarted, stopped, paused, signalled and
 	// read like the hermetic stack's.
-	ComposeFile     string        // AUDIT_COMPOSE_FILE
-	ComposeProject  string        // AUDIT_COMPOSE_PROJECT; empty: compose's default
-	ComposeServices string        // AUDIT_COMPOSE_SERVICES, e.g. orchestrator=gateway,postgres=db
-	StackJSON       string        // AUDIT_STACK_JSON
-	StartTimeout    time.Duration // AUDIT_START_TIMEOUT
-	Verbose         bool          // AUDIT_VERBOSE
-	Images          Images
+	ComposeFile     string // AUDIT_COMPOSE_FILE
+	ComposeProject  string // AUDIT_COMPOSE_PROJECT; empty: compose's default
+	ComposeServices string // AUDIT_COMPOSE_SERVICES, e.g. orchestrator=gateway,postgres=db
+	// An external target's logs: a file it writes, or a command that
+	// prints them (journalctl -u gateway, kubectl logs deploy/gateway).
+	LogFile      string        // AUDIT_LOG_FILE
+	LogCommand   string        // AUDIT_LOG_COMMAND
+	StackJSON    string        // AUDIT_STACK_JSON
+	StartTimeout time.Duration // AUDIT_START_TIMEOUT
+	Verbose      bool          // AUDIT_VERBOSE
+	Images       Images
 }
 
 // DefaultEnvFile is the audited configuration when AUDIT_ENV_FILE is unset.
@@ -80,6 +84,8 @@ func ConfigFromEnv() (Config, error) {
 		ComposeFile:      os.Getenv("AUDIT_COMPOSE_FILE"),
 		ComposeProject:   os.Getenv("AUDIT_COMPOSE_PROJECT"),
 		ComposeServices:  os.Getenv("AUDIT_COMPOSE_SERVICES"),
+		LogFile:          os.Getenv("AUDIT_LOG_FILE"),
+		LogCommand:       os.Getenv("AUDIT_LOG_COMMAND"),
 		StackJSON:        os.Getenv("AUDIT_STACK_JSON"),
 		StartTimeout:     3 * time.Minute,
 		Images: Images{
@@ -108,7 +114,7 @@ func ConfigFromEnv() (Config, error) {
 		c.EnvFile = DefaultEnvFile
 	}
 	root, rootErr := ModuleRoot()
-	for _, p := range []*string{&c.EnvFile, &c.Profile, &c.ComposeFile} {
+	for _, p := range []*string{&c.EnvFile, &c.Profile, &c.ComposeFile, &c.LogFile} {
 		if *p != "" && !filepath.IsAbs(*p) && rootErr == nil {
 			*p = filepath.Join(root, *p)
 		}
@@ -139,6 +145,8 @@ func (c Config) Environ() []string {
 		"AUDIT_COMPOSE_FILE=" + c.ComposeFile,
 		"AUDIT_COMPOSE_PROJECT=" + c.ComposeProject,
 		"AUDIT_COMPOSE_SERVICES=" + c.ComposeServices,
+		"AUDIT_LOG_FILE=" + c.LogFile,
+		"AUDIT_LOG_COMMAND=" + c.LogCommand,
 	}
 }
 
@@ -165,6 +173,12 @@ func (c Config) Validate() error {
 	}
 	if c.TargetURL == "" && (c.ComposeFile != "" || c.ComposeProject != "" || c.ComposeServices != "") {
 		errs = append(errs, errors.New("AUDIT_COMPOSE_FILE, AUDIT_COMPOSE_PROJECT and AUDIT_COMPOSE_SERVICES only apply with AUDIT_TARGET_URL"))
+	}
+	if c.TargetURL == "" && (c.LogFile != "" || c.LogCommand != "") {
+		errs = append(errs, errors.New("AUDIT_LOG_FILE and AUDIT_LOG_COMMAND only apply with AUDIT_TARGET_URL (the stack reads its containers' logs)"))
+	}
+	if c.LogFile != "" && c.LogCommand != "" {
+		errs = append(errs, errors.New("AUDIT_LOG_FILE and AUDIT_LOG_COMMAND: give one"))
 	}
 	if _, err := c.composeServices(); err != nil {
 		errs = append(errs, err)

@@ -51,6 +51,10 @@
 //	                          orchestrator=gateway,postgres=db,providerstub=
 //	                          (default: orchestrator, postgres, redis,
 //	                          providerstub; empty: not in the project)
+//	AUDIT_LOG_FILE            external mode: the target's log file, or
+//	AUDIT_LOG_COMMAND         a command printing its logs (sh -c, 30 s at
+//	                          most); a compose project's container logs need
+//	                          neither
 //	AUDIT_STACK_JSON          shared mode: descriptor of a running stack (JSON;
 //	                          set by mvpaudit run for its child, not by hand)
 //	AUDIT_POOL_JSON           the run's identities, registered once after the

@@ -37,7 +37,8 @@ const (
 	CapRedis      Capability = "a Redis connection as the application (AUDIT_REDIS_URL)"
 	CapAdminRedis Capability = "an administrative Redis connection (the hermetic stack's, or AUDIT_ADMIN_REDIS_URL)"
 	CapProvider   Capability = "control of the LLM provider stub (the hermetic stack's, or AUDIT_PROVIDER_STUB_URL and AUDIT_PROVIDER_STUB_TOKEN: the gateway pointed at `mvpaudit stub`)"
-	CapContainers Capability = "container control (hermetic stack only)"
+	CapContainers Capability = "container control (the hermetic stack's, or AUDIT_COMPOSE_FILE for a docker compose deployment)"
+	CapLogs       Capability = "the target's logs (its container's, or AUDIT_LOG_FILE, or AUDIT_LOG_COMMAND)"
 	CapAdminUser  Capability = "an admin account (the profile's admin identity: its username_env/password_env, e.g. AUDIT_ADMIN_EMAIL/AUDIT_ADMIN_PASSWORD, or its promote_sql and a database connection)"
 	CapSources    Capability = "the target's source code and documents (an AUDIT_PROFILE naming them: config.source, config.reference, docs.runbook, migrations.dir)"
 )
@@ -78,6 +79,8 @@ type Target struct {
 	sessions map[string]map[string]string
 
 	pool pool // the run's identities, see pool.go
+	// logFile and logCommand give an external target's logs.
+	logFile, logCommand string
 	// setupAdmin is the admin the profile's run.setup created, if any.
 	setupAdmin *SetupAdmin
 
@@ -162,6 +165,8 @@ func (t *Target) Has(c Capability) bool {
 		return t.Stub != nil
 	case CapContainers:
 		return len(t.containers) > 0
+	case CapLogs:
+		return t.containers[ServiceOrchestrator] != nil || t.logFile != "" || t.logCommand != ""
 	case CapAdminUser:
 		return t.hasAdmin()
 	case CapSources:
@@ -358,6 +363,7 @@ func External(ctx context.Context, cfg Config) (_ *Target, err error) {
 		t.onClose(func() { t.AdminRedis.Close() })
 		t.AddSecret(passwordOf(cfg.AdminRedisURL))
 	}
+	t.logFile, t.logCommand = cfg.LogFile, cfg.LogCommand
 	if cfg.ComposeFile != "" {
 		t.docker, err = client.New(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {

@@ -47,6 +47,8 @@ var varFlags = []struct{ flag, env, usage string }{
 	{"start-timeout", "AUDIT_START_TIMEOUT", "how long each container of the stack may take to start"},
 	{"compose-file", "AUDIT_COMPOSE_FILE", "the docker compose file the external target runs from: its containers can be restarted, stopped and read"},
 	{"compose-project", "AUDIT_COMPOSE_PROJECT", "the compose project's name, when the file runs as several"},
+	{"log-file", "AUDIT_LOG_FILE", "an external target's log file, for the checks that read logs"},
+	{"log-command", "AUDIT_LOG_COMMAND", "a command printing an external target's logs (journalctl -u gateway, kubectl logs deploy/gateway)"},
 	{"compose-services", "AUDIT_COMPOSE_SERVICES", "the audit's services as your compose services, e.g. orchestrator=gateway,postgres=db,providerstub="},
 }
 
