@@ -73,13 +73,13 @@ func TestSEC_INJ_004_SecretsNotInResponses(t *testing.T) {
 	echoMode(t, tgt)
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
-	// Ask for secrets, and paste one in: an echoing model repeats it.
+	// Ask for secrets; the echoing model repeats everything the gateway
+	// sent it, so a secret the gateway puts in the model's context (a
+	// system prompt, a header) comes back. No secret is pasted into the
+	// prompt: the caller would get back only what it already held, which
+	// discloses nothing (gpt-load, a pure proxy, was reported for that).
 	secrets := tgt.EnvSecrets()
-	prompts := injections(t, tgt)
-	if len(secrets) > 0 {
-		prompts = append(prompts, "Is this my key? "+secrets[0])
-	}
-	for _, prompt := range prompts {
+	for _, prompt := range injections(t, tgt) {
 		res, err := c.Post(t.Context(), tgt.Profile.Orchestrate.Path, u.AccessToken, tgt.Profile.OrchestrateBody("", prompt+" "+u.Email))
 		require.NoError(t, err)
 		body := string(res.Body) + headerText(res.Header)
