@@ -79,10 +79,10 @@ var runbookSections = []string{"prerequisite", "deploy", "verif", "rollback", "o
 // with (gpt-load's README says "System Requirements", not prerequisites).
 var runbookSynonyms = map[string][]string{
 	"prerequisite": {"requirement", "before you begin", "before you start"},
-	"deploy":       {"install", "release", "rollout", "roll out"},
+	"deploy":       {"install", "rollout", "roll out"},
 	"verif":        {"smoke test", "health check", "check the deployment"},
 	"rollback":     {"roll back", "roll-back", "downgrade", "revert"},
-	"operat":       {"monitor", "troubleshoot", "maintenance", "runbook"},
+	"operat":       {"monitor", "troubleshoot", "maintenance"},
 }
 
 func TestDEP_DOC_001_RunbookAndRollback(t *testing.T) {
