@@ -255,10 +255,10 @@ func TestSEC_QUOTA_001_LimitHoldsUnderConcurrency(t *testing.T) {
 	// A fixed window that rolls over during the burst admits two windows'
 	// worth, legitimately: a burst over the limit is sent again, by a new
 	// user at the start of a window, and only an excess both times counts.
-	var calls int
+	var calls, answered int
 	for attempt := 1; attempt <= 2; attempt++ {
 		var summary string
-		calls, summary = concurrentBurst(t, tgt, 2*limit, delay)
+		calls, answered, summary = concurrentBurst(t, tgt, 2*limit, delay)
 		audit.Metric(t, "upstream_calls", float64(calls), "calls")
 		audit.Evidence(t, "burst %d: %d concurrent requests by one user (limit %s=%d per minute): %s; %d provider calls",
 			attempt, 2*limit, key, limit, summary, calls)
@@ -266,15 +266,20 @@ func TestSEC_QUOTA_001_LimitHoldsUnderConcurrency(t *testing.T) {
 		if calls <= allowed {
 			return
 		}
+		if answered <= allowed {
+			// More calls than answers: retries or fallbacks, which the
+			// stub's counters cannot tell from admitted requests.
+			audit.NotEvaluated(t, fmt.Sprintf("the burst made %d provider calls but only %d requests were answered (limit %d): retries or fallbacks cannot be told apart from requests let through", calls, answered, limit))
+		}
 	}
-	t.Errorf("%d concurrent requests by one user made %d provider calls, twice, with a limit of %d per minute (at most %d allowed): the limit is checked before it is counted, so concurrent requests all pass on the same count",
-		2*limit, calls, limit, allowed)
+	t.Errorf("%d concurrent requests by one user: %d answered and %d provider calls, twice, with a limit of %d per minute (at most %d allowed): the per-user limit does not hold under concurrency (a limit checked before it is counted lets concurrent requests all pass on the same count)",
+		2*limit, answered, calls, limit, allowed)
 }
 
 // concurrentBurst sends n requests with distinct prompts at once as a new
 // user, early in a wall-clock minute, and returns the provider calls they
-// made and a summary of the answers.
-func concurrentBurst(t *testing.T, tgt *testutil.Target, n int, delay time.Duration) (int, string) {
+// made, how many were answered (2xx, not a refusal) and a summary.
+func concurrentBurst(t *testing.T, tgt *testutil.Target, n int, delay time.Duration) (calls, answered int, summary string) {
 	t.Helper()
 	ctx := t.Context()
 	u := tgt.RequireFreshUser(t, tgt.Client(t))
@@ -294,23 +299,26 @@ func concurrentBurst(t *testing.T, tgt *testutil.Target, n int, delay time.Durat
 		wg.Go(func() {
 			<-start
 			res, err := c.Post(ctx, orch, u.AccessToken, tgt.Profile.OrchestrateBody("", fmt.Sprintf("%s %d", prefix, i)))
-			outcome := "no answer"
+			outcome, ok := "no answer", false
 			switch {
 			case err != nil:
 			case res.Status/100 == 2 && tgt.Refused(res):
 				outcome = fmt.Sprintf("%d refused", res.Status)
 			default:
-				outcome = strconv.Itoa(res.Status)
+				outcome, ok = strconv.Itoa(res.Status), res.Status/100 == 2
 			}
 			mu.Lock()
 			statuses[outcome]++
+			if ok {
+				answered++
+			}
 			mu.Unlock()
 		})
 	}
 	close(start)
 	wg.Wait()
 	waitDrained(tgt, before.OpenAI.InFlight+before.Anthropic.InFlight, delay+10*time.Second)
-	calls := totalCalls(stubStats(t, tgt)) - totalCalls(before)
+	calls = totalCalls(stubStats(t, tgt)) - totalCalls(before)
 	keys := make([]string, 0, len(statuses))
 	for k := range statuses {
 		keys = append(keys, k)
@@ -320,5 +328,5 @@ func concurrentBurst(t *testing.T, tgt *testutil.Target, n int, delay time.Durat
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%d x %s", statuses[k], k))
 	}
-	return calls, strings.Join(parts, ", ")
+	return calls, answered, strings.Join(parts, ", ")
 }
