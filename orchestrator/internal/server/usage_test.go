@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,4 +59,24 @@ func TestOnlyListedModelsAreDispatched(t *testing.T) {
 	require.Equal(t, http.StatusOK, ask("gpt-4o-mini", "/api/v1/orchestrate?model=gpt-5-unlisted", "X-Model", "gpt-5-unlisted"))
 	assert.Equal(t, 1, h.openai.calls)
 	assert.Equal(t, "gpt-4o-mini", h.openai.model)
+}
+
+func TestRateLimitHoldsUnderConcurrency(t *testing.T) {
+	h := newHarness(t, nil) // 3 per minute
+	access, _ := h.login(t, "burst@example.test")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 12 {
+		wg.Go(func() {
+			res, _ := h.do(t, "POST", "/api/v1/orchestrate", access,
+				map[string]any{"model": "gpt-4o-mini", "messages": []map[string]string{{"role": "user", "content": "burst " + strconv.Itoa(i)}}})
+			mu.Lock()
+			statuses[res.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, map[int]int{http.StatusOK: 3, http.StatusTooManyRequests: 9}, statuses)
+	assert.Equal(t, 3, h.openai.calls+h.anthropic.calls, "only admitted requests reach a provider")
 }
