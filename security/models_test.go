@@ -192,7 +192,9 @@ func TestSEC_TENANT_001_UsageScopedToCaller(t *testing.T) {
 	ctx := t.Context()
 	c := tgt.Client(t)
 	a := tgt.RequireUser(t, c)
-	b := tgt.RequireUser(t, c)
+	// The observer is new, so that no earlier check's request of its own
+	// can still be counted while it watches.
+	b := tgt.RequireFreshUser(t, c)
 	testutil.Require(t, a.Email != b.Email, "two distinct identities are needed (got %s twice)", a.Email)
 	usagePath := tgt.Profile.Usage.Path
 
