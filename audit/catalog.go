@@ -540,6 +540,35 @@ func Catalog() []Check {
 			RemediationKind: Code,
 			Refs:            []string{"OWASP API1:2023 (BOLA)", "OWASP ASVS 4.2.1", "OWASP LLM01:2025"},
 		},
+		// Security: model access, tenant-scoped usage, limits under concurrency.
+		{
+			// Critical: an allow-list that a made-up name, a case variant or a
+			// query parameter slips past opens every model the provider key
+			// can reach, at that model's price.
+			ID: "SEC-MODEL-001", Section: Security, Severity: Critical,
+			Title:           "Only listed models reach the provider",
+			Action:          "Enforce the model allow-list on the model actually dispatched",
+			Remediation:     "Resolve the request's model against the models the gateway lists, by exact id, before any provider call: refuse an unknown name (400 or 404) instead of forwarding it, map a case variant or alias only to a listed model, and take the model from the body alone, never from a query parameter or header.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP API5:2023 (BFLA)", "OWASP LLM10:2025", "LiteLLM #8616"},
+		},
+		{
+			ID: "SEC-TENANT-001", Section: Security, Severity: High,
+			Title:           "A user's usage view shows only that user's consumption",
+			Action:          "Scope usage and spend counters to the caller",
+			Remediation:     "Key usage, quota and spend counters by the tenant (user, key or team) and answer the usage route from the caller's own counter: a view that moves with other users' requests discloses their activity and bills one tenant's budget with another's traffic.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP API1:2023 (BOLA)", "OWASP API3:2023", "OWASP LLM02:2025"},
+		},
+		{
+			ID: "SEC-QUOTA-001", Section: Security, Severity: High,
+			Title:           "A per-user limit holds under concurrent requests",
+			Action:          "Check and count a per-user limit in one atomic step",
+			Remediation:     "Count a request against the per-user rate, concurrency or budget limit in the same atomic step that admits it (Redis INCR, UPDATE ... WHERE remaining >= cost RETURNING), before the provider call: a read, then the provider call, then a write lets every concurrent request through on the same count and drives budgets negative.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP API4:2023", "OWASP LLM10:2025", "CWE-367"},
+			Thresholds:      []Threshold{{Metric: "max_excess_pct", Default: 10, Unit: "%", Meaning: "how far above the per-user limit the provider calls of a concurrent burst may go"}},
+		},
 		// Infrastructure.
 		{
 			ID: "INF-PG-004", Section: Infrastructure, Severity: Critical,

@@ -33,8 +33,11 @@ type Profile struct {
 	// which the object-level authorization checks create as one identity
 	// and try as another (AllResources).
 	Resources []Resource `yaml:"resources,omitempty" json:"resources,omitempty"`
-	Protected []Route    `yaml:"protected" json:"protected"`
-	Admin     []Route    `yaml:"admin,omitempty" json:"admin,omitempty"`
+	// Usage is the caller's own usage or spend view, if the target has
+	// one: the tenant-isolation check reads it as two users.
+	Usage     Usage   `yaml:"usage,omitempty" json:"usage,omitempty"`
+	Protected []Route `yaml:"protected" json:"protected"`
+	Admin     []Route `yaml:"admin,omitempty" json:"admin,omitempty"`
 	// OpenAPI imports protected and admin routes (and the groups their
 	// credentials need) from the gateway's OpenAPI 3 document when the
 	// profile is loaded from its file.
@@ -213,6 +216,16 @@ type Orchestrate struct {
 	// max_tokens. Left out for a native route: the audit cannot ask for
 	// an output cap, and the checks of output caps are not applicable.
 	MaxTokensField string `yaml:"max_tokens_field,omitempty" json:"max_tokens_field,omitempty"`
+}
+
+// Usage is a route that shows the caller its own consumption.
+type Usage struct {
+	// Path is read with GET as the calling identity.
+	Path string `yaml:"path,omitempty" json:"path,omitempty"`
+	// Counter is a JSONPath (in the payload) to a number that grows with
+	// each answered LLM request of the caller: a request count, tokens or
+	// spend.
+	Counter string `yaml:"counter,omitempty" json:"counter,omitempty"`
 }
 
 // Conversations is the stored-conversation resource.

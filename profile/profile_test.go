@@ -232,3 +232,19 @@ func TestPasswordHashesAndContinuationSubjects(t *testing.T) {
 	p.Auth.PasswordHashSQL = "SELECT hash FROM accounts LIMIT 1"
 	assert.ErrorContains(t, p.Validate(), "auth.password_hash_sql")
 }
+
+func TestUsageRouteSubject(t *testing.T) {
+	p, err := Parse([]byte(minimal))
+	require.NoError(t, err)
+	assert.True(t, p.Lacks(UsageRoute), "no usage section")
+	p.Usage = Usage{Path: "/v1/usage", Counter: "$.requests"}
+	assert.False(t, p.Lacks(UsageRoute))
+	require.NoError(t, p.Validate())
+
+	p.Usage.Counter = ""
+	assert.ErrorContains(t, p.Validate(), "usage: path and counter go together")
+	p.Usage = Usage{Path: "v1/usage", Counter: "requests["}
+	err = p.Validate()
+	assert.ErrorContains(t, err, "usage.path")
+	assert.ErrorContains(t, err, "usage.counter")
+}

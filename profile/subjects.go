@@ -29,6 +29,7 @@ const (
 	// PasswordHashes and ConversationContinuation: issue 16.
 	PasswordHashes           Subject = "a readable stored password hash (auth.password_hash_sql)"
 	ConversationContinuation Subject = "conversation continuation (orchestrate.conversation_field with conversations.path)"
+	UsageRoute               Subject = "a per-caller usage route (usage.path)"
 )
 
 // Lacks reports whether the profile says the target does not have s.
@@ -62,6 +63,8 @@ func (p Profile) Lacks(s Subject) bool {
 		return p.Auth.PasswordHashSQL == ""
 	case ConversationContinuation:
 		return p.Orchestrate.ConversationField == "" || p.Conversations.Path == ""
+	case UsageRoute:
+		return p.Usage.Path == "" || p.Usage.Counter == ""
 	}
 	return false
 }

@@ -145,6 +145,11 @@ func (p Profile) validate(v *validator) {
 	}
 	v.path("orchestrate.models_path", p.Orchestrate.ModelsPath, false)
 	v.jsonPath("orchestrate.model_ids", p.Orchestrate.ModelIDs)
+	v.path("usage.path", p.Usage.Path, false)
+	v.jsonPath("usage.counter", p.Usage.Counter)
+	if (p.Usage.Path == "") != (p.Usage.Counter == "") {
+		v.addf("usage", "path and counter go together: the route and the number in its answer that grows with each request")
+	}
 	v.path("conversations.path", p.Conversations.Path, false)
 	if p.Conversations.Table != "" && p.Conversations.Path == "" {
 		v.addf("conversations.table", "needs conversations.path: the table stores the route's conversations")

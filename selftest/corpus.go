@@ -83,7 +83,8 @@ var Corpus = []Defect{
 		Expect: []string{"SEC-EXP-001"}},
 	{Name: "rate-limiter-off", Kind: Code, What: "orchestrate is never rate limited",
 		Sections: []string{"security", "performance"}, Severity: audit.High,
-		Expect: []string{"SEC-RATE-001", "PRF-RATE-001"}},
+		// SEC-QUOTA-001 sees the burst's every request reach the provider.
+		Expect: []string{"SEC-RATE-001", "SEC-QUOTA-001", "PRF-RATE-001"}},
 	{Name: "secrets-logged", Kind: Code, What: "the DSNs, the JWT secret and bearer tokens are logged",
 		Sections: []string{"security"}, Severity: audit.Critical,
 		Expect: []string{"SEC-SECRET-001"}},
@@ -169,6 +170,15 @@ var Corpus = []Defect{
 	{Name: "no-body-limit", Kind: Code, What: "request bodies are read whatever their size",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-RATE-002"}},
+	{Name: "model-passthrough", Kind: Code, What: "an unlisted model name is forwarded to the provider its name suggests",
+		Sections: []string{"security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-MODEL-001"}},
+	{Name: "usage-unscoped", Kind: Code, What: "the usage counter is keyed without the user: every user's usage view counts everyone's requests",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-TENANT-001"}},
+	{Name: "rate-limit-race", Kind: Code, What: "the rate limit reads the count, calls the provider and counts afterwards: concurrent requests all pass",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-QUOTA-001"}},
 
 	// Code defects under the dialects: the same faults, caught through
 	// the cookie-session and API-key profile and the enveloped one.

@@ -61,7 +61,15 @@ var All = []Name{
 	MaxTokensUnbounded, MaxTokensRaised, RetryStorm, UpstreamDetached, ProviderErrorsAs500,
 	CacheSharedAcrossUsers, CacheKeyPromptOnly, CacheProviderErrors, GuardResponseOnly,
 	WeakPasswordHash, LoginLimitTrustsXFF, AppendAnyConversation, NoBodyLimit,
+	ModelPassthrough, UsageUnscoped, RateLimitRace,
 }
+
+// Model access and consumption under concurrency defects (issue 16).
+const (
+	ModelPassthrough Name = "model-passthrough" // an unlisted model is forwarded to the provider its name suggests
+	UsageUnscoped    Name = "usage-unscoped"    // the usage counter is keyed without the user: everyone sees everyone's usage
+	RateLimitRace    Name = "rate-limit-race"   // the rate limit reads the count, calls the provider, and counts afterwards
+)
 
 // Consumption and upstream-error defects (issue 16).
 const (

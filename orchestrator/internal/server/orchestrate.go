@@ -132,6 +132,11 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	model, ok := modelByID(req.Model)
+	if !ok && defect.On(defect.ModelPassthrough) {
+		// "new models work before we list them": any name goes to the
+		// provider it looks like
+		model, ok = Model{ID: req.Model, Provider: providerByName(req.Model)}, true
+	}
 	if !ok {
 		writeError(w, r, http.StatusBadRequest, "unknown_model", "unknown model; see GET /api/v1/models")
 		return
@@ -139,7 +144,20 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 	u := ctx.Value(ctxUser).(store.User)
 
 	window := s.deps.Now().Truncate(time.Minute).Unix()
-	n, left, err := s.deps.KV.Incr(ctx, "ratelimit:orchestrate:"+u.ID+":"+strconv.FormatInt(window, 10), time.Minute)
+	limitKey := "ratelimit:orchestrate:" + u.ID + ":" + strconv.FormatInt(window, 10)
+	var n int64
+	var left time.Duration
+	var err error
+	if defect.On(defect.RateLimitRace) {
+		// check, then act, then count: concurrent requests all read the
+		// same count before any of them adds to it
+		n, left, err = s.racyCount(ctx, limitKey)
+		defer func() { _, _, _ = s.deps.KV.Incr(context.WithoutCancel(ctx), limitKey, time.Minute) }()
+	} else {
+		// one atomic increment decides: no request can be let in on a
+		// count another request has not added to yet
+		n, left, err = s.deps.KV.Incr(ctx, limitKey, time.Minute)
+	}
 	if err != nil {
 		s.dependencyDown(w, r, "redis", err)
 		return
@@ -228,6 +246,7 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 		s.dependencyDown(w, r, "postgres", err)
 		return
 	}
+	s.countUsage(ctx, u.ID)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": requestIDFrom(ctx), "conversation_id": convID, "model": ans.Model, "provider": ans.Provider,
 		"content": ans.Content, "usage": ans.Usage, "cached": cached,

@@ -214,7 +214,8 @@ type fakeProvider struct {
 	cancelled chan struct{}
 	mu        sync.Mutex
 	calls     int
-	maxTokens int // of the last call
+	maxTokens int    // of the last call
+	model     string // of the last call
 }
 
 func (f *fakeProvider) Name() string { return f.name }
@@ -222,6 +223,7 @@ func (f *fakeProvider) Complete(ctx context.Context, req provider.Request) (prov
 	f.mu.Lock()
 	f.calls++
 	f.maxTokens = req.MaxTokens
+	f.model = req.Model
 	f.mu.Unlock()
 	if f.hang {
 		<-ctx.Done()
