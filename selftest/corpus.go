@@ -127,6 +127,23 @@ var Corpus = []Defect{
 	{Name: "provider-errors-as-500", Kind: Code, What: "every provider failure, rate limits included, answers 500",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-UPST-001"}},
+	// Disclosure, output handling and error mapping of the LLM routes.
+	{Name: "upstream-error-passthrough", Kind: Code, What: "provider failures answer the provider's raw body, its URL and the transport error",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-DISC-001"}},
+	{Name: "key-in-query", Kind: Code, What: "sessions and API keys are also accepted from ?api_key= and ?key=",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-DISC-002"}},
+	{Name: "encoded-token-in-redis", Kind: Code, What: "verified sessions are cached in Redis under their base64-encoded token",
+		// Security only: encoded, the token escapes INF-RDS-006's raw scan.
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-DISC-003"}},
+	{Name: "html-errors", Kind: Code, What: "LLM-route errors answer an HTML page without X-Content-Type-Options: nosniff",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-OUT-001"}},
+	{Name: "llm-errors-as-200", Kind: Code, What: "LLM-route authentication failures answer 200 with the error body",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-MAP-001"}},
 }
 
 // Variant is the audit run that plants d: its settings changed in

@@ -250,6 +250,7 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 	}
 	timedOut, tried, rateLimited := false, 0, 0
 	var wait time.Duration
+	var lastErr error
 	for _, m := range candidates {
 		p, ok := s.deps.Providers[m.Provider]
 		if !ok {
@@ -270,6 +271,7 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 			if r.Context().Err() != nil {
 				return answer{}, &completionFailure{status: 499, code: "client_closed_request", message: "the client closed the request"}
 			}
+			lastErr = err
 			timedOut = errors.Is(err, provider.ErrTimeout)
 			s.metrics.ProviderCall(m.Provider, "error")
 			s.deps.Log.Warn("provider failed", "request_id", requestIDFrom(r.Context()), "provider", m.Provider, "error", err.Error())
@@ -289,6 +291,11 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 	case timedOut:
 		return answer{}, &completionFailure{status: http.StatusGatewayTimeout, code: "provider_timeout",
 			message: "the language model provider is unavailable, retry later"}
+	}
+	if defect.On(defect.UpstreamErrorPassthrough) && lastErr != nil {
+		// "more helpful errors": the provider's own words reach the client
+		return answer{}, &completionFailure{status: http.StatusBadGateway, code: "provider_error",
+			message: "the language model provider failed: " + lastErr.Error()}
 	}
 	return answer{}, &completionFailure{status: http.StatusBadGateway, code: "provider_unavailable",
 		message: "the language model provider is unavailable, retry later"}

@@ -133,8 +133,8 @@ func (s *Server) routes() {
 		m.HandleFunc("POST /api/v1/auth/logout", s.auth(s.logout))
 	}
 	m.HandleFunc("GET /api/v1/me", s.auth(s.me))
-	m.HandleFunc("GET /api/v1/models", llm(s.models))
-	m.HandleFunc("POST /api/v1/orchestrate", llm(s.orchestrate))
+	m.HandleFunc("GET /api/v1/models", llmErrors(llm(s.models)))
+	m.HandleFunc("POST /api/v1/orchestrate", llmErrors(llm(s.orchestrate)))
 	m.HandleFunc("POST /api/v1/conversations", s.auth(s.createConversation))
 	m.HandleFunc("GET /api/v1/conversations", s.auth(s.listConversations))
 	m.HandleFunc("GET /api/v1/conversations/{id}", s.auth(s.getConversation))
