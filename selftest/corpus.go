@@ -90,7 +90,8 @@ var Corpus = []Defect{
 		Expect: []string{"DEP-CFG-002", "FUN-AUTH-001", "FUN-AUTH-003", "FUN-CNV-002", "FUN-CNV-003",
 			"SEC-AUTH-001", "SEC-AUTH-002", "SEC-AUTHZ-001", "SEC-AUTHZ-002", "SEC-AUTHZ-003",
 			"SEC-JWT-001", "SEC-JWT-002", "SEC-JWT-003", "SEC-JWT-004", "SEC-JWT-005", "SEC-JWT-006",
-			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013"}},
+			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013",
+			"SEC-MAP-001"}},
 	{Name: "mock-on", Kind: Configuration, What: "USE_MOCK=true (with APP_ENV=development)",
 		Env:      map[string]string{"APP_ENV": development, "USE_MOCK": "true"},
 		Sections: []string{"functionality", "deployment"}, Severity: audit.Critical,
@@ -142,8 +143,11 @@ var Corpus = []Defect{
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-OUT-001"}},
 	{Name: "llm-errors-as-200", Kind: Code, What: "LLM-route authentication failures answer 200 with the error body",
+		// The reference profile gives the LLM routes no failure rule, so a
+		// 200 to a request without a token is an answer there, as a client
+		// sees it: the token and path-variant checks fail too.
 		Sections: []string{"security"}, Severity: audit.High,
-		Expect: []string{"SEC-MAP-001"}},
+		Expect: []string{"SEC-AUTH-002", "SEC-JWT-001", "SEC-MAP-001"}},
 }
 
 // Variant is the audit run that plants d: its settings changed in

@@ -79,3 +79,10 @@ func TestNoTokensInTheKV(t *testing.T) {
 		}
 	}
 }
+
+// The log keeps a provider error's status, never the body it carried.
+func TestLogTextKeepsNoProviderBody(t *testing.T) {
+	err := &provider.StatusError{Status: http.StatusUnauthorized, Detail: "http://up/v1 answered 401: bad key sk-secret"}
+	assert.Equal(t, "provider status 401", logText(err))
+	assert.Equal(t, "provider unreachable", logText(errors.New("provider unreachable")))
+}
