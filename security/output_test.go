@@ -66,14 +66,19 @@ func TestSEC_OUT_001_LLMAnswersAreData(t *testing.T) {
 				req.Method, req.Path, req.Label, res.Status, nosniff)
 		}
 	}
+	if tgt.Has(testutil.CapProvider) {
+		// The model obliges: the provider echoes the prompt, markup and all.
+		stubMode(t, tgt, providerstub.Mode{Provider: "all", Mode: providerstub.ModeEcho})
+	}
 	for _, p := range probes {
 		judge(p)
 	}
 	if !tgt.Has(testutil.CapProvider) {
-		audit.Evidence(t, "the provider stub is not available: the answer to a provider failure was not probed")
+		audit.Evidence(t, "the provider stub is not available: the answer was the model's own and a provider failure was not probed")
 		return
 	}
-	stubMode(t, tgt, providerstub.Mode{Provider: "all", Mode: providerstub.ModeFail, Status: http.StatusInternalServerError})
+	testutil.RequireNoError(t, tgt.Stub.SetMode(ctx, providerstub.Mode{Provider: "all", Mode: providerstub.ModeFail, Status: http.StatusInternalServerError}),
+		"switch the provider stub to fail")
 	judge(testutil.Request{Method: http.MethodPost, Path: orch, Token: u.AccessToken,
 		Body: tgt.Profile.OrchestrateBody("", "provider failure probe "+randomSuffix()), Label: "every provider failing"})
 }
