@@ -34,3 +34,43 @@ func TestEncodedNeedlesFindEmbeddedSecrets(t *testing.T) {
 	var h [32]byte
 	assert.False(t, found(hex.EncodeToString(h[:])), "a hash is fine")
 }
+
+func TestTransportErrorText(t *testing.T) {
+	for _, leak := range []string{
+		`Post "http://providerstub:8080/v1/chat/completions": EOF`,
+		`read tcp 172.18.0.5:40000->172.18.0.3:8080: read: connection reset by peer`,
+		`dial tcp: lookup api.openai.com: no such host`,
+		`connect ECONNREFUSED 10.0.0.9:443`,
+	} {
+		assert.True(t, transportError.MatchString(leak), leak)
+	}
+	for _, clean := range []string{
+		`{"error":{"code":"provider_unavailable","message":"the language model provider is unavailable, retry later","request_id":"aEOFb9x"}}`,
+		`{"content":"Stub answer from openai (gpt-4o-mini): 05045ef8762a"}`,
+	} {
+		assert.False(t, transportError.MatchString(clean), clean)
+	}
+}
+
+func TestWithQuery(t *testing.T) {
+	assert.Equal(t, "/me?key=a%2Bb", withQuery("/me", "key", "a+b"))
+	assert.Equal(t, "/me?x=1&token=t", withQuery("/me?x=1", "token", "t"))
+}
+
+func TestDataMediaType(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"application/json; charset=utf-8": true, "application/problem+json": true, "text/event-stream": true,
+		"text/html; charset=utf-8": false, "text/plain": false, "": false, "application/javascript": false,
+	} {
+		assert.Equal(t, want, dataMediaType(ct), ct)
+	}
+}
+
+func TestErrorEnvelope(t *testing.T) {
+	assert.True(t, errorEnvelope([]byte(`{"error":{"message":"invalid key","type":"invalid_request_error"}}`)))
+	assert.True(t, errorEnvelope([]byte(`{"type":"error","error":{"type":"rate_limit_error"}}`)))
+	assert.True(t, errorEnvelope([]byte(`{"error":"quota exceeded"}`)))
+	assert.False(t, errorEnvelope([]byte(`{"content":"hi","error":null}`)))
+	assert.False(t, errorEnvelope([]byte(`{"content":"an error occurred, said the model"}`)))
+	assert.False(t, errorEnvelope([]byte(`not json`)))
+}
