@@ -125,6 +125,13 @@ func withQuery(path, name, value string) string {
 	return path + sep + name + "=" + url.QueryEscape(value)
 }
 
+// accepted reports whether the target served a request: a success by the
+// route group's rules that is not an LLM API's error object either (a
+// group without a failure rule may still refuse in-band).
+func accepted(tgt *testutil.Target, res *testutil.Response) bool {
+	return tgt.Succeeded(res) && !errorEnvelope(res.Body)
+}
+
 func TestSEC_DISC_002_NoCredentialsInQueryString(t *testing.T) {
 	audit.Begin(t, "SEC-DISC-002")
 	tgt := use(t)
@@ -161,7 +168,7 @@ func TestSEC_DISC_002_NoCredentialsInQueryString(t *testing.T) {
 		testutil.Require(t, tgt.Succeeded(res), "%s %s with the identity's %s as the profile presents it; %s", r.method, r.path, name, res)
 		res, err = c.Do(ctx, testutil.Request{Method: r.method, Path: r.path, Body: r.body, Label: "no credential"})
 		require.NoError(t, err)
-		if tgt.Succeeded(res) {
+		if accepted(tgt, res) {
 			audit.Evidence(t, "%s %s answers without any credential (%d): whether a query credential counts cannot be told there", r.method, r.path, res.Status)
 			continue
 		}
@@ -170,7 +177,7 @@ func TestSEC_DISC_002_NoCredentialsInQueryString(t *testing.T) {
 			p := withQuery(r.path, param, value)
 			res, err := c.Do(ctx, testutil.Request{Method: r.method, Path: p, Body: r.body, Label: name + " in ?" + param + "="})
 			require.NoError(t, err)
-			if tgt.Succeeded(res) {
+			if accepted(tgt, res) {
 				t.Errorf("%s %s?%s=<%s>: status = %d, the credential was accepted from the query string, want 401/403: URLs end up in access and proxy logs; %s",
 					r.method, r.path, param, name, res.Status, res)
 			}

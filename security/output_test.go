@@ -52,7 +52,8 @@ func TestSEC_OUT_001_LLMAnswersAreData(t *testing.T) {
 	judge := func(req testutil.Request) {
 		res, err := c.Do(ctx, req)
 		require.NoError(t, err)
-		if res.Status == http.StatusNoContent || res.Status/100 == 3 {
+		if res.Status == http.StatusNoContent || res.Status/100 == 3 || len(res.Body) == 0 {
+			audit.Evidence(t, "%s: %d with no body, nothing a browser could render", req.Label, res.Status)
 			return
 		}
 		ct, nosniff := res.Header.Get("Content-Type"), res.Header.Get("X-Content-Type-Options")
