@@ -569,6 +569,49 @@ func Catalog() []Check {
 			Refs:            []string{"OWASP API4:2023", "OWASP LLM10:2025", "CWE-367"},
 			Thresholds:      []Threshold{{Metric: "max_excess_pct", Default: 10, Unit: "%", Meaning: "how far above the per-user limit the provider calls of a concurrent burst may go"}},
 		},
+		// Security: disclosure, output handling and error mapping of the LLM routes.
+		{
+			ID: "SEC-DISC-001", Section: Security, Severity: High,
+			Title:           "Provider failures reveal no upstream URL, provider key, transport error or raw provider body",
+			Action:          "Answer provider failures with the gateway's own generic error",
+			Remediation:     "When a provider answers an error or the connection to it breaks, answer the client with the gateway's own error envelope and a generic message; log the provider's body and the transport error server-side with the request ID. Never relay the provider's error body, the upstream URL or host, the provider key, or Go/HTTP client error text (dial tcp, connection refused, connection reset, Post \"http...\").",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM02:2025", "OWASP LLM07:2025", "OWASP API8:2023", "CWE-209"},
+		},
+		{
+			ID: "SEC-DISC-002", Section: Security, Severity: High,
+			Title:           "Credentials are refused in the query string on the LLM and management routes",
+			Action:          "Accept credentials only in headers or cookies, never in the URL",
+			Remediation:     "A session token or API key sent as ?key=, ?api_key=, ?token= or ?access_token= must be refused (401/403, or 400 naming the mistake): URLs are written to access logs, proxy logs, browser history and Referer headers, so a key in a URL leaks. Read credentials only from the Authorization header, the API-key header or the session cookie.",
+			RemediationKind: Code,
+			Refs:            []string{"RFC 6750 section 2.3", "OWASP ASVS 8.3.1", "CWE-598"},
+		},
+		{
+			// High, and a superset of INF-RDS-006's raw-value scan: an
+			// encoded credential (base64, hex) is as usable as a raw one.
+			ID: "SEC-DISC-003", Section: Security, Severity: High,
+			Title:           "Redis holds no secrets or tokens, raw or merely encoded",
+			Action:          "Store hashes of tokens and keys in Redis, never the values or an encoding of them",
+			Remediation:     "Key Redis entries by a hash (SHA-256 or an HMAC) of a session token or API key, and never store provider keys, the signing secret, database or Redis passwords, or users' tokens in key names or values, neither raw nor base64- or hex-encoded (an encoding is not a hash): anyone who can read Redis (a replica, a backup, a leaked password, SSRF to port 6379) then holds working credentials.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP ASVS 8.2.2", "CWE-312", "CWE-522"},
+		},
+		{
+			ID: "SEC-OUT-001", Section: Security, Severity: High,
+			Title:           "LLM answers, errors included, are JSON or an event stream with nosniff, never HTML",
+			Action:          "Serve every LLM-route answer as JSON (or text/event-stream) with X-Content-Type-Options: nosniff",
+			Remediation:     "Model output is attacker-influenced text: deliver it, and every error of the LLM routes (invalid body, missing credentials, provider failure), as application/json or text/event-stream with X-Content-Type-Options: nosniff, so that a browser never renders <script> a model was talked into writing. No HTML error pages on these routes, from the gateway or a proxy in front of it.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM05:2025", "OWASP ASVS 14.4.1", "CWE-79"},
+		},
+		{
+			ID: "SEC-MAP-001", Section: Security, Severity: High,
+			Title:           "LLM-route auth and quota errors use 401, 403 and 429, never 2xx",
+			Action:          "Answer missing or bad credentials with 401/403 and rate limits with 429 on the LLM routes",
+			Remediation:     "An LLM request without a credential or with a wrong one must get 401 (or 403), and one over the rate limit 429 with Retry-After, in the provider-compatible error envelope. A 2xx with an error body is taken for a success by OpenAI and Anthropic SDKs and by retry logic: clients then parse an error as an answer and never back off.",
+			RemediationKind: Code,
+			Refs:            []string{"RFC 9110 section 15.5.2", "RFC 6585 section 4", "OWASP API2:2023"},
+		},
 		// Infrastructure.
 		{
 			ID: "INF-PG-004", Section: Infrastructure, Severity: Critical,

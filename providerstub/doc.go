@@ -39,8 +39,12 @@
 // Behind the X-Stub-Control-Token header when a control token is set:
 //
 //	PUT  /_stub/mode      Mode: provider (openai, anthropic, all), mode (ok,
-//	                      slow, fail, timeout, malformed, echo), delay_ms,
-//	                      status; for streams chunk_delay_ms (before each
+//	                      slow, fail, timeout, malformed, echo, reset: the
+//	                      connection cut by a TCP reset, no answer),
+//	                      delay_ms, status, detail (fail: put in the error
+//	                      message with the URL the request was sent to and
+//	                      the key it presented, as real providers' errors
+//	                      name them); for streams chunk_delay_ms (before each
 //	                      delta, at most 10 000), stream_error_after (end
 //	                      with the provider's error event after that many
 //	                      deltas: OpenAI data: {"error":...}, Anthropic
@@ -53,7 +57,7 @@
 //	                      and path)
 //	GET  /_stub/requests  Requests: per provider the last 20 requests as
 //	                      received, refused ones included (call, method,
-//	                      path, headers, body cut at 64 KiB, body_bytes,
+//	                      host, path, headers, body cut at 64 KiB, body_bytes,
 //	                      body_truncated); every credential header's value,
 //	                      and the stub's keys and token wherever they
 //	                      appear, are replaced by Redacted

@@ -37,7 +37,10 @@ func isCredential(name string) bool {
 type RecordedRequest struct {
 	Call   int    `json:"call"` // the X-Stub-Call number of its answer
 	Method string `json:"method"`
-	Path   string `json:"path"`
+	// Host is the host (and port) the request was sent to, as the client
+	// named it: the upstream address the gateway is configured with.
+	Host string `json:"host"`
+	Path string `json:"path"`
 	// Headers are keyed by canonical name (X-Api-Key); credential headers
 	// hold Redacted.
 	Headers       map[string][]string `json:"headers"`
@@ -69,7 +72,7 @@ func (r Requests) Of(provider string) []RecordedRequest {
 // Redacted, and so is each of the keys wherever else it appears (a header,
 // the body).
 func record(r *http.Request, body []byte, keys []string) RecordedRequest {
-	rec := RecordedRequest{Method: r.Method, Path: r.URL.Path, Headers: map[string][]string{}, BodyBytes: len(body)}
+	rec := RecordedRequest{Method: r.Method, Host: r.Host, Path: r.URL.Path, Headers: map[string][]string{}, BodyBytes: len(body)}
 	for _, k := range keys {
 		if k != "" && bytes.Contains(body, []byte(k)) {
 			body = bytes.ReplaceAll(body, []byte(k), []byte(Redacted))

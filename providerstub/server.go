@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -30,6 +31,10 @@ const (
 	ModeTimeout   = "timeout"
 	ModeMalformed = "malformed"
 	ModeEcho      = "echo"
+	// ModeReset cuts the connection (a TCP reset) once the request is
+	// read, without an answer: the gateway's HTTP client fails with a
+	// transport error, whose text names the address it dialled.
+	ModeReset = "reset"
 )
 
 // maxHang caps ModeTimeout so a forgotten stub cannot hold connections forever.
@@ -53,6 +58,7 @@ const (
 	maxChunkDelay       = 10 * time.Second
 	maxStreamErrorAfter = 1_000_000
 	maxBody             = 8 << 20
+	maxDetail           = 1024
 )
 
 // Mode is the control API's request to change a provider's behaviour. The
@@ -75,6 +81,11 @@ type Mode struct {
 	// OmitUsage leaves token usage out of streams even when the request
 	// asks for it (stream_options.include_usage).
 	OmitUsage bool `json:"omit_usage,omitempty"`
+	// Detail, in fail mode, is put in the error body's message with what
+	// real providers' errors carry about the request: the URL it was sent
+	// to and the key it presented. A gateway that relays provider error
+	// bodies shows all of it to its client (at most 1024 bytes).
+	Detail string `json:"detail,omitempty"`
 }
 
 // ProviderStats counts what one provider endpoint saw.
@@ -335,7 +346,14 @@ func (s *server) admit(w http.ResponseWriter, r *http.Request, in incoming, got,
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
 		}
-		writeJSON(w, status, providerError(provider, "api_error", "the stub was told to fail"))
+		msg := "the stub was told to fail"
+		if mode.Detail != "" {
+			msg += fmt.Sprintf(": %s (request to http://%s%s with key %s)", mode.Detail, r.Host, r.URL.Path, got)
+		}
+		writeJSON(w, status, providerError(provider, "api_error", msg))
+		return chatRequest{}, Mode{}, false
+	case ModeReset:
+		resetConnection(w)
 		return chatRequest{}, Mode{}, false
 	case ModeTimeout:
 		if !sleep(r.Context(), maxHang) {
@@ -437,9 +455,12 @@ func (m Mode) validate() error {
 		return fmt.Errorf("provider %q: want openai, anthropic or all", m.Provider)
 	}
 	switch m.Mode {
-	case ModeOK, ModeSlow, ModeFail, ModeTimeout, ModeMalformed, ModeEcho:
+	case ModeOK, ModeSlow, ModeFail, ModeTimeout, ModeMalformed, ModeEcho, ModeReset:
 	default:
-		return fmt.Errorf("mode %q: want ok, slow, fail, timeout, malformed or echo", m.Mode)
+		return fmt.Errorf("mode %q: want ok, slow, fail, timeout, malformed, echo or reset", m.Mode)
+	}
+	if len(m.Detail) > maxDetail {
+		return fmt.Errorf("detail of %d bytes: want at most %d", len(m.Detail), maxDetail)
 	}
 	if m.DelayMS < 0 || m.DelayMS > int(maxHang/time.Millisecond) {
 		return fmt.Errorf("delay_ms %d out of range", m.DelayMS)
@@ -472,6 +493,20 @@ func providerError(provider, typ, msg string) any {
 
 func anthropicError(typ, msg string) any {
 	return map[string]any{"type": "error", "error": map[string]string{"type": typ, "message": msg}}
+}
+
+// resetConnection drops the request's connection with a TCP reset (linger
+// 0), so the client sees "connection reset by peer" rather than a clean
+// end; without a hijackable connection it aborts the handler instead.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
 }
 
 func countWords(s string) int { return len(strings.Fields(s)) }

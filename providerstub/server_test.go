@@ -240,6 +240,9 @@ func TestModeValidation(t *testing.T) {
 		{"unknown provider", Mode{Provider: "gemini", Mode: ModeOK}, "provider"},
 		{"unknown mode", Mode{Provider: OpenAI, Mode: "explode"}, "mode"},
 		{"success status", Mode{Provider: OpenAI, Mode: ModeFail, Status: 200}, "status 200"},
+		{"reset", Mode{Provider: OpenAI, Mode: ModeReset}, ""},
+		{"detail", Mode{Provider: OpenAI, Mode: ModeFail, Detail: strings.Repeat("x", maxDetail)}, ""},
+		{"detail too long", Mode{Provider: OpenAI, Mode: ModeFail, Detail: strings.Repeat("x", maxDetail+1)}, "detail of 1025 bytes"},
 	}
 	_, c := newStub(t)
 	for _, tc := range cases {
@@ -253,4 +256,56 @@ func TestModeValidation(t *testing.T) {
 			assert.ErrorContains(t, err, tc.wantErr)
 		})
 	}
+}
+
+// Fail mode with a detail answers what real providers' errors carry about
+// the request, so that a gateway relaying error bodies shows it.
+func TestFailDetailNamesTheRequest(t *testing.T) {
+	srv, c := newStub(t)
+	ctx := context.Background()
+	require.NoError(t, c.SetMode(ctx, Mode{Provider: "all", Mode: ModeFail, Status: 400, Detail: "CANARY-123"}))
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, p := range []struct{ provider, key, path string }{
+		{OpenAI, "sk-openai", "/v1/chat/completions"},
+		{Anthropic, "sk-ant", "/v1/messages"},
+	} {
+		res, body := chat(t, srv, p.provider, p.key, "x", time.Second)
+		require.Equal(t, http.StatusBadRequest, res.StatusCode)
+		msg := body["error"].(map[string]any)["message"].(string)
+		assert.Contains(t, msg, "CANARY-123")
+		assert.Contains(t, msg, "http://"+host+p.path, "the URL the request went to")
+		assert.Contains(t, msg, p.key, "the key it presented")
+	}
+
+	// Without a detail the body stays generic.
+	require.NoError(t, c.SetMode(ctx, Mode{Provider: "all", Mode: ModeFail}))
+	_, body := chat(t, srv, OpenAI, "sk-openai", "x", time.Second)
+	assert.Equal(t, "the stub was told to fail", body["error"].(map[string]any)["message"])
+}
+
+// Reset mode cuts the connection without an answer, after counting and
+// recording the call.
+func TestResetModeCutsTheConnection(t *testing.T) {
+	srv, c := newStub(t)
+	ctx := context.Background()
+	require.NoError(t, c.SetMode(ctx, Mode{Provider: OpenAI, Mode: ModeReset}))
+	data, _ := json.Marshal(request(OpenAI, "reset me"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/chat/completions", bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer sk-openai")
+	res, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if res != nil {
+		res.Body.Close()
+	}
+	require.Error(t, err, "no answer")
+	assert.NotContains(t, err.Error(), "Timeout", "cut, not hung")
+	st, err := c.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.OpenAI.Calls)
+	reqs, err := c.Requests(ctx)
+	require.NoError(t, err)
+	require.Len(t, reqs.OpenAI, 1)
+	assert.Equal(t, strings.TrimPrefix(srv.URL, "http://"), reqs.OpenAI[0].Host, "the host the client named")
+
+	res, _ = chat(t, srv, Anthropic, "sk-ant", "x", time.Second)
+	assert.Equal(t, http.StatusOK, res.StatusCode, "modes are per provider")
 }

@@ -19,4 +19,11 @@
 // counter tells a cached answer from a fresh one); the stored-copy check
 // also needs the system prompt (system_prompt) and reads the conversation
 // back where the profile names stored conversations.
+// SEC-DISC-001 makes the stub fail with details in its error bodies and cut
+// connections, and reads the upstream host from its recordings (not
+// evaluated without the stub); SEC-OUT-001 probes a provider failure only
+// with it. SEC-DISC-003 reads every Redis key through the administrative
+// Redis connection (not evaluated without). SEC-DISC-002 and SEC-MAP-001
+// need only the public API: the credential each route's group presents,
+// and the LLM group's response rules to tell a 2xx refusal.
 package security

@@ -117,7 +117,8 @@ var Corpus = []Defect{
 			"SEC-AUTH-001", "SEC-AUTH-002", "SEC-AUTHZ-001", "SEC-AUTHZ-002", "SEC-AUTHZ-003", "SEC-AUTHZ-005",
 			"SEC-CACHE-001", // every user is the one anonymous user: one user's cached answers reach all
 			"SEC-JWT-001", "SEC-JWT-002", "SEC-JWT-003", "SEC-JWT-004", "SEC-JWT-005", "SEC-JWT-006",
-			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013"}},
+			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013",
+			"SEC-MAP-001"}},
 	{Name: "mock-on", Kind: Configuration, What: "USE_MOCK=true (with APP_ENV=development)",
 		Env:      map[string]string{"APP_ENV": development, "USE_MOCK": "true"},
 		Sections: []string{"functionality", "deployment"}, Severity: audit.Critical,
@@ -191,6 +192,26 @@ var Corpus = []Defect{
 	{Name: "sql-concat", Dialect: "enveloped", Kind: Code, What: "the login query is built by concatenation, behind HTTP 200 envelopes",
 		Sections: []string{"security"}, Severity: audit.Critical,
 		Expect: []string{"SEC-INJ-001"}},
+	// Disclosure, output handling and error mapping of the LLM routes.
+	{Name: "upstream-error-passthrough", Kind: Code, What: "provider failures answer the provider's raw body, its URL and the transport error",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-DISC-001"}},
+	{Name: "key-in-query", Kind: Code, What: "sessions and API keys are also accepted from ?api_key= and ?key=",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-DISC-002"}},
+	{Name: "encoded-token-in-redis", Kind: Code, What: "verified sessions are cached in Redis under their base64-encoded token",
+		// Security only: encoded, the token escapes INF-RDS-006's raw scan.
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-DISC-003"}},
+	{Name: "html-errors", Kind: Code, What: "LLM-route errors answer an HTML page without X-Content-Type-Options: nosniff",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-OUT-001"}},
+	{Name: "llm-errors-as-200", Kind: Code, What: "LLM-route authentication failures answer 200 with the error body",
+		// The reference profile gives the LLM routes no failure rule, so a
+		// 200 to a request without a token is an answer there, as a client
+		// sees it: the token and path-variant checks fail too.
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-AUTH-002", "SEC-JWT-001", "SEC-MAP-001"}},
 }
 
 // Variant is the audit run that plants d: its settings changed in

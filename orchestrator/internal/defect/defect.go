@@ -62,6 +62,7 @@ var All = []Name{
 	CacheSharedAcrossUsers, CacheKeyPromptOnly, CacheProviderErrors, GuardResponseOnly,
 	WeakPasswordHash, LoginLimitTrustsXFF, AppendAnyConversation, NoBodyLimit,
 	ModelPassthrough, UsageUnscoped, RateLimitRace,
+	UpstreamErrorPassthrough, KeyInQuery, EncodedTokenInRedis, HTMLErrors, LLMErrorsAs200,
 }
 
 // Model access and consumption under concurrency defects (issue 16).
@@ -78,6 +79,15 @@ const (
 	RetryStorm          Name = "retry-storm"            // a failing provider is tried five times in a row
 	UpstreamDetached    Name = "upstream-detached"      // provider calls outlive the client that asked
 	ProviderErrorsAs500 Name = "provider-errors-as-500" // every provider failure answers 500
+)
+
+// Disclosure, output-handling and error-mapping defects (issue 16).
+const (
+	UpstreamErrorPassthrough Name = "upstream-error-passthrough" // provider failures answer the provider's body, URL and transport error
+	KeyInQuery               Name = "key-in-query"               // credentials are also read from ?api_key= and ?key=
+	EncodedTokenInRedis      Name = "encoded-token-in-redis"     // verified sessions are cached in Redis under their base64-encoded token
+	HTMLErrors               Name = "html-errors"                // LLM-route errors answer an HTML page without nosniff
+	LLMErrorsAs200           Name = "llm-errors-as-200"          // LLM-route auth failures answer 200 with the error body
 )
 
 // EnvKey is the setting that names the defects to switch on (comma-separated).

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 )
 
 // Message is one chat turn.
@@ -50,9 +52,17 @@ var ErrTimeout = errors.New("provider timed out")
 type StatusError struct {
 	Status     int
 	RetryAfter time.Duration
+	// Detail is the provider's URL and raw body, kept only by the
+	// upstream-error-passthrough defect.
+	Detail string
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("provider status %d", e.Status) }
+func (e *StatusError) Error() string {
+	if e.Detail != "" {
+		return e.Detail
+	}
+	return fmt.Sprintf("provider status %d", e.Status)
+}
 
 // RateLimited reports whether err is a provider's 429, with the wait it
 // asked for.
@@ -199,6 +209,9 @@ func post(ctx context.Context, hc *http.Client, url, requestID string, headers m
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if defect.On(defect.UpstreamErrorPassthrough) {
+			return err // Go's *url.Error: method, URL and the socket error
+		}
 		return errors.New("provider unreachable")
 	}
 	defer res.Body.Close()
@@ -210,7 +223,11 @@ func post(ctx context.Context, hc *http.Client, url, requestID string, headers m
 		return errors.New("provider answer cut off")
 	}
 	if res.StatusCode != http.StatusOK {
-		return &StatusError{Status: res.StatusCode, RetryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
+		se := &StatusError{Status: res.StatusCode, RetryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
+		if defect.On(defect.UpstreamErrorPassthrough) {
+			se.Detail = fmt.Sprintf("%s answered %d: %s", url, res.StatusCode, bytes.TrimSpace(body))
+		}
+		return se
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return errors.New("provider answer is not valid JSON")

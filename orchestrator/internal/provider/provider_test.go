@@ -56,3 +56,23 @@ func TestProviderStatusIsKept(t *testing.T) {
 	assert.False(t, limited)
 	assert.EqualError(t, err, "provider status 500", "the message names no URL or key")
 }
+
+// Neither a transport error nor an error answer carries the provider's
+// URL, key or body into the error the server may show.
+func TestErrorsNameNoUpstreamDetails(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/chat/completions" {
+			http.Error(w, `{"error":{"message":"bad key sk-secret-123 for `+r.Host+`"}}`, http.StatusUnauthorized)
+			return
+		}
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		_ = conn.Close()
+	}))
+	defer srv.Close()
+	_, err := OpenAI{BaseURL: srv.URL, APIKey: "sk-secret-123", HTTP: srv.Client()}.Complete(context.Background(), Request{Model: "m"})
+	require.Error(t, err)
+	assert.Equal(t, "provider status 401", err.Error())
+	_, err = Anthropic{BaseURL: srv.URL, APIKey: "sk-secret-123", HTTP: srv.Client()}.Complete(context.Background(), Request{Model: "m"})
+	require.Error(t, err)
+	assert.Equal(t, "provider unreachable", err.Error())
+}

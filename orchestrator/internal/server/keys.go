@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/config"
+	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/store"
 	"github.com/mvpaudit/mvpaudit/orchestrator/internal/token"
 )
@@ -177,6 +178,9 @@ func (s *Server) keyAuth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		key := strings.TrimSpace(r.Header.Get("x-api-key"))
+		if key == "" && defect.On(defect.KeyInQuery) {
+			key = queryCredential(r)
+		}
 		if !strings.HasPrefix(key, "sk-") {
 			unauthorizedKey(w, r)
 			return

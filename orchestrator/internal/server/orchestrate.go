@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"regexp"
@@ -306,6 +307,7 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 	}
 	timedOut, tried, rateLimited := false, 0, 0
 	var wait time.Duration
+	var lastErr error
 	for _, m := range candidates {
 		p, ok := s.deps.Providers[m.Provider]
 		if !ok {
@@ -326,9 +328,10 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 			if r.Context().Err() != nil {
 				return answer{}, &completionFailure{status: 499, code: "client_closed_request", message: "the client closed the request"}
 			}
+			lastErr = err
 			timedOut = errors.Is(err, provider.ErrTimeout)
 			s.metrics.ProviderCall(m.Provider, "error")
-			s.deps.Log.Warn("provider failed", "request_id", requestIDFrom(r.Context()), "provider", m.Provider, "error", err.Error())
+			s.deps.Log.Warn("provider failed", "request_id", requestIDFrom(r.Context()), "provider", m.Provider, "error", logText(err))
 			if d, limited := provider.RateLimited(err); limited {
 				rateLimited++
 				wait = max(wait, d)
@@ -346,8 +349,23 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 		return answer{}, &completionFailure{status: http.StatusGatewayTimeout, code: "provider_timeout",
 			message: "the language model provider is unavailable, retry later"}
 	}
+	if defect.On(defect.UpstreamErrorPassthrough) && lastErr != nil {
+		// "more helpful errors": the provider's own words reach the client
+		return answer{}, &completionFailure{status: http.StatusBadGateway, code: "provider_error",
+			message: "the language model provider failed: " + lastErr.Error()}
+	}
 	return answer{}, &completionFailure{status: http.StatusBadGateway, code: "provider_unavailable",
 		message: "the language model provider is unavailable, retry later"}
+}
+
+// logText is what the log keeps of a provider error: the status of an
+// error answer, never the provider's body (which may quote the key).
+func logText(err error) string {
+	var se *provider.StatusError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("provider status %d", se.Status)
+	}
+	return err.Error()
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

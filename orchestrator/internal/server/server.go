@@ -134,8 +134,8 @@ func (s *Server) routes() {
 	}
 	m.HandleFunc("GET /api/v1/me", s.auth(s.me))
 	m.HandleFunc("GET /api/v1/usage", s.auth(s.usage))
-	m.HandleFunc("GET /api/v1/models", llm(s.models))
-	m.HandleFunc("POST /api/v1/orchestrate", llm(s.orchestrate))
+	m.HandleFunc("GET /api/v1/models", llmErrors(llm(s.models)))
+	m.HandleFunc("POST /api/v1/orchestrate", llmErrors(llm(s.orchestrate)))
 	m.HandleFunc("POST /api/v1/conversations", s.auth(s.createConversation))
 	m.HandleFunc("GET /api/v1/conversations", s.auth(s.listConversations))
 	m.HandleFunc("GET /api/v1/conversations/{id}", s.auth(s.getConversation))
