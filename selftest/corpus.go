@@ -118,7 +118,8 @@ var Corpus = []Defect{
 			"SEC-CACHE-001", // every user is the one anonymous user: one user's cached answers reach all
 			"SEC-JWT-001", "SEC-JWT-002", "SEC-JWT-003", "SEC-JWT-004", "SEC-JWT-005", "SEC-JWT-006",
 			"SEC-JWT-007", "SEC-JWT-008", "SEC-JWT-009", "SEC-JWT-010", "SEC-JWT-011", "SEC-JWT-013",
-			"SEC-MAP-001"}},
+			"SEC-MAP-001",
+			"SEC-TENANT-001"}}, // one anonymous user: another caller's requests are in "your" usage
 	{Name: "mock-on", Kind: Configuration, What: "USE_MOCK=true (with APP_ENV=development)",
 		Env:      map[string]string{"APP_ENV": development, "USE_MOCK": "true"},
 		Sections: []string{"functionality", "deployment"}, Severity: audit.Critical,
