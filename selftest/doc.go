@@ -12,5 +12,5 @@
 //
 // The detection matrix, docs/DETECTION.md, is written from what a run saw:
 //
-//	go test ./selftest -run TestSelftest -update -timeout 45m
+//	go test ./selftest -run TestSelftest -update -timeout 40m
 package selftest

@@ -71,7 +71,7 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 		// No alias: the audited container keeps its name on the network.
 		opts = append(opts, network.WithNetworkName(nil, networks[0]))
 	}
-	opts = append(opts, publishOnLoopback())
+	opts = append(opts, withoutDockerHealthcheck(), publishOnLoopback())
 	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
 		return testcontainers.Run(ctx, orch.Image, opts...)
 	})

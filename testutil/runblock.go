@@ -114,7 +114,7 @@ func (s *Stack) startTarget(ctx context.Context, cfg Config, p stackPlan, prof P
 			HostFilePath: f.Source, ContainerFilePath: f.Target, FileMode: mode,
 		}))
 	}
-	opts = append(opts, publishOnLoopback()) // last: after every option that exposes ports
+	opts = append(opts, withoutDockerHealthcheck(), publishOnLoopback()) // last: after every option that exposes ports
 	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
 		return testcontainers.Run(ctx, image, opts...)
 	})

@@ -330,6 +330,7 @@ func (s *Stack) startPostgres(ctx context.Context, cfg Config, p stackPlan) (tes
 		postgres.WithDatabase(p.pgDB),
 		postgres.BasicWaitStrategies(),
 		s.labelsFor(ServicePostgres),
+		withoutDockerHealthcheck(),
 		publishOnLoopback(), // last: after every option that exposes ports
 		// Statement logging and connection logging as a production server has them.
 		testcontainers.WithCmd("postgres", "-c", "log_connections=on", "-c", "log_disconnections=on",
@@ -382,6 +383,7 @@ func (s *Stack) startRedis(ctx context.Context, cfg Config, p stackPlan) (testco
 				wait.ForListeningPort(redisPort),
 			).WithDeadline(cfg.StartTimeout)),
 			s.labelsFor(ServiceRedis),
+			withoutDockerHealthcheck(),
 			publishOnLoopback(), // last: after every option that exposes ports
 		)
 	})
@@ -419,6 +421,7 @@ func (s *Stack) startStub(ctx context.Context, cfg Config, p stackPlan) (testcon
 			}),
 			testcontainers.WithWaitStrategy(wait.ForHTTP("/health").WithPort(stubPort).WithStartupTimeout(cfg.StartTimeout)),
 			s.labelsFor(ServiceProviderStub),
+			withoutDockerHealthcheck(),
 			publishOnLoopback(), // last: after every option that exposes ports
 		)
 	})

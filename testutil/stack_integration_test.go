@@ -92,6 +92,12 @@ func TestStackStartsAttachesAndLeavesNothing(t *testing.T) {
 		require.NoError(t, err)
 		require.NotNil(t, ins.NetworkSettings)
 		require.NotEmpty(t, ins.NetworkSettings.Ports, "%s publishes its port", svc)
+		// No Docker health probes: each is an exec that costs the host CPU
+		// the timing checks feel, and the audit never reads their result.
+		require.NotNil(t, ins.Config)
+		if assert.NotNil(t, ins.Config.Healthcheck, "%s keeps its image's HEALTHCHECK", svc) {
+			assert.Equal(t, []string{"NONE"}, ins.Config.Healthcheck.Test, "%s", svc)
+		}
 		for port, bindings := range ins.NetworkSettings.Ports {
 			for _, b := range bindings {
 				assert.Equal(t, "127.0.0.1", b.HostIP.String(), "%s port %s is published on %s", svc, port, b.HostIP)

@@ -1,0 +1,56 @@
+package selftest
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestBatchesKeepEveryDefectOnceAndNeverMixWhatCouldBlur(t *testing.T) {
+	batches := Batches(Corpus, false)
+	seen := map[string]int{}
+	for _, b := range batches {
+		assert.NotEmpty(t, b.Defects, b.Name)
+		assert.LessOrEqual(t, len(b.Defects), MaxBatch, b.Name)
+		for i, d := range b.Defects {
+			seen[d.Key()]++
+			if !b.Shared() {
+				continue
+			}
+			assert.Equal(t, Code, d.Kind, "%s shares %s", d.Key(), b.Name)
+			assert.Equal(t, b.Defects[0].Sections, d.Sections, "%s in %s", d.Key(), b.Name)
+			assert.Equal(t, b.Defects[0].Dialect, d.Dialect, "%s in %s", d.Key(), b.Name)
+			for _, other := range b.Defects[i+1:] {
+				assert.NotEqual(t, d.Area, other.Area, "%s and %s change one code path", d.Key(), other.Key())
+				for _, id := range d.Expect {
+					assert.NotContains(t, other.Expect, id, "%s and %s both expect %s", d.Key(), other.Key(), id)
+				}
+			}
+		}
+		if b.Shared() {
+			assert.Equal(t, len(b.Defects), len(slices.Compact(slices.Sorted(slices.Values(b.Keys())))))
+			assert.Contains(t, b.Variant().Env["ORCHESTRATOR_DEFECTS"], ",", b.Name)
+		}
+		t.Logf("%s: %v", b.Name, b.Keys())
+	}
+	for _, d := range Corpus {
+		assert.Equal(t, 1, seen[d.Key()], "%s is planted %d times", d.Key(), seen[d.Key()])
+	}
+	assert.Less(t, len(batches), len(Corpus), "no defect shares a stack")
+
+	for _, b := range Batches(Corpus, true) {
+		assert.False(t, b.Shared(), "-solo: %s", b.Name)
+	}
+}
+
+func TestBatchCreditsEachFailureToTheDefectExpectingIt(t *testing.T) {
+	b := Batch{Name: "shared-x-1", Defects: []Defect{
+		{Name: "a", Kind: Code, Area: "one", Expect: []string{"SEC-JWT-004"}},
+		{Name: "b", Kind: Code, Area: "two", Expect: []string{"SEC-JWT-009"}},
+	}}
+	assert.True(t, b.Expects("SEC-JWT-009"))
+	assert.False(t, b.Expects("SEC-ERR-001"))
+	assert.Equal(t, "a,b", b.Variant().Env["ORCHESTRATOR_DEFECTS"])
+	assert.Equal(t, "shared-x-1", b.Variant().Name)
+}
