@@ -47,6 +47,15 @@ const (
 	Documentation RemediationKind = "documentation"
 )
 
+// Valid reports whether k is one of the remediation kinds.
+func (k RemediationKind) Valid() bool {
+	switch k {
+	case Configuration, Code, Operations, Documentation:
+		return true
+	}
+	return false
+}
+
 // Status is how a check ended.
 type Status string
 
@@ -119,9 +128,7 @@ func (c Check) Validate() error {
 	if !contains(Severities, c.Severity) {
 		problems = append(problems, fmt.Sprintf("unknown severity %q", c.Severity))
 	}
-	switch c.RemediationKind {
-	case Configuration, Code, Operations, Documentation:
-	default:
+	if !c.RemediationKind.Valid() {
 		problems = append(problems, fmt.Sprintf("unknown remediation kind %q", c.RemediationKind))
 	}
 	for name, v := range map[string]string{"title": c.Title, "action": c.Action, "remediation": c.Remediation} {

@@ -18,6 +18,9 @@ const (
 	// AttrNotApplicable marks a skip as not applicable, with the reason;
 	// the attr, not the skip message, is what the report trusts.
 	AttrNotApplicable = "audit.not_applicable"
+	// AttrRemediation is "kind: why" when the check found where its fault
+	// lives and that differs from the catalog's remediation kind.
+	AttrRemediation = "audit.remediation"
 )
 
 // Begin starts a check: it looks id up in the catalog, fails the test on an
@@ -78,6 +81,20 @@ func NotApplicable(t testing.TB, reason string) {
 	t.Helper()
 	t.Attr(AttrNotApplicable, OneLine(reason))
 	t.Skip("not applicable: " + reason)
+}
+
+// RemediatedBy says what fixing this result's failure takes, when the check
+// found out where the fault lives and the catalog's kind would say
+// otherwise: a CORS origin echoed although the target's allow-list does not
+// ask for it is in the code, and a code defect graded as a configuration
+// change would only make the verdict conditional. why is shown with the
+// remediation.
+func RemediatedBy(t testing.TB, kind RemediationKind, why string) {
+	t.Helper()
+	if !kind.Valid() {
+		t.Fatalf("audit.RemediatedBy: unknown remediation kind %q", kind)
+	}
+	t.Attr(AttrRemediation, string(kind)+": "+OneLine(why))
 }
 
 // OneLine folds s into one line for an attr value.

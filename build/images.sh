@@ -160,15 +160,24 @@ ldflags="-X $BUILDINFO_PKG.Version=$version -X $BUILDINFO_PKG.Commit=$revision -
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(base postgres redis orchestrator orchestrator-defects providerstub reaper)
 ensure_base
+# The images after the base do not depend on each other: built at once, the
+# package downloads of one overlap the others' compiling.
+pids=()
 for t in "${targets[@]}"; do
 	case "$t" in
-		base) ;;
-		postgres) ensure_service "$AUDIT_POSTGRES_IMAGE" build/images/postgres ;;
-		redis) ensure_service "$AUDIT_REDIS_IMAGE" build/images/redis ;;
-		orchestrator) ensure_go_image "$AUDIT_ORCHESTRATOR_IMAGE" orchestrator ./orchestrator/cmd/orchestrator "" stamp ;;
-		orchestrator-defects) ensure_go_image "$AUDIT_ORCHESTRATOR_DEFECTS_IMAGE" orchestrator ./orchestrator/cmd/orchestrator defects stamp ;;
-		providerstub) ensure_go_image "$AUDIT_PROVIDERSTUB_IMAGE" providerstub ./providerstub/cmd/providerstub ;;
-		reaper) ensure_go_image "$AUDIT_REAPER_IMAGE" reaper ./reaper/cmd/reaper ;;
+		base) continue ;;
+		postgres) ensure_service "$AUDIT_POSTGRES_IMAGE" build/images/postgres & ;;
+		redis) ensure_service "$AUDIT_REDIS_IMAGE" build/images/redis & ;;
+		orchestrator) ensure_go_image "$AUDIT_ORCHESTRATOR_IMAGE" orchestrator ./orchestrator/cmd/orchestrator "" stamp & ;;
+		orchestrator-defects) ensure_go_image "$AUDIT_ORCHESTRATOR_DEFECTS_IMAGE" orchestrator ./orchestrator/cmd/orchestrator defects stamp & ;;
+		providerstub) ensure_go_image "$AUDIT_PROVIDERSTUB_IMAGE" providerstub ./providerstub/cmd/providerstub & ;;
+		reaper) ensure_go_image "$AUDIT_REAPER_IMAGE" reaper ./reaper/cmd/reaper & ;;
 		*) die "unknown image $t (want base, postgres, redis, orchestrator, orchestrator-defects, providerstub or reaper)" ;;
 	esac
+	pids+=("$!")
 done
+failed=0
+for pid in "${pids[@]}"; do
+	wait "$pid" || failed=1
+done
+[ "$failed" = 0 ] || die "an image did not build (its error is above)"

@@ -41,6 +41,9 @@ type CheckResult struct {
 	Test     string
 	Duration time.Duration
 	Waiver   *audit.Waiver
+	// RemediationWhy says why this result's remediation kind is not the
+	// catalog's (the check found where the fault lives); empty otherwise.
+	RemediationWhy string
 }
 
 // Passed reports whether the check counts as evidence of readiness.
@@ -354,6 +357,13 @@ func fillResult(r *CheckResult, tr *TestResult) {
 	inapplicable, whyInapplicable := false, []string(nil)
 	for _, a := range tr.Attrs {
 		switch a.Key {
+		case audit.AttrRemediation:
+			kind, why, _ := strings.Cut(a.Value, ": ")
+			// Code is the strictest grade: it wins whatever the order of
+			// the attrs (or of merged streams).
+			if k := audit.RemediationKind(kind); k.Valid() && (r.RemediationWhy == "" || k == audit.Code) {
+				r.RemediationKind, r.RemediationWhy = k, why
+			}
 		case audit.AttrEvidence:
 			r.Evidence = append(r.Evidence, a.Value)
 		case audit.AttrMetric:

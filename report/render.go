@@ -325,7 +325,11 @@ func WriteMarkdown(w io.Writer, r Report) error {
 			p("- Evidence: %s", e)
 		}
 		if !c.Passed() && !c.Inapplicable() {
-			p("- **Remediation** (%s): %s", c.RemediationKind, c.Remediation)
+			kind := string(c.RemediationKind)
+			if c.RemediationWhy != "" {
+				kind += "; " + c.RemediationWhy
+			}
+			p("- **Remediation** (%s): %s", kind, c.Remediation)
 		}
 		if len(c.Refs) > 0 {
 			p("- References: %s", strings.Join(c.Refs, "; "))
@@ -704,6 +708,7 @@ type jsonCheck struct {
 	Action          string        `json:"action"`
 	Remediation     string        `json:"remediation"`
 	RemediationKind string        `json:"remediation_kind"`
+	RemediationWhy  string        `json:"remediation_why,omitempty"`
 	References      []string      `json:"references"`
 	Waiver          *audit.Waiver `json:"waiver,omitempty"`
 	Test            string        `json:"test,omitempty"`
@@ -732,7 +737,7 @@ func WriteJSON(w io.Writer, r Report) error {
 		out.Checks = append(out.Checks, jsonCheck{
 			ID: c.ID, Section: c.Section, Severity: string(c.Severity), Title: c.Title, Status: c.Status,
 			Reason: c.Reason, Findings: nonNil(c.Findings), Evidence: nonNil(c.Evidence), Metrics: c.Metrics,
-			Action: c.Action, Remediation: c.Remediation, RemediationKind: string(c.RemediationKind),
+			Action: c.Action, Remediation: c.Remediation, RemediationKind: string(c.RemediationKind), RemediationWhy: c.RemediationWhy,
 			References: nonNil(c.Refs), Waiver: c.Waiver, Test: c.Test, Package: c.Package,
 			DurationMS: c.Duration.Milliseconds(),
 		})

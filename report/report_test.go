@@ -503,3 +503,36 @@ func TestSectionScoreLeavesOutNotApplicable(t *testing.T) {
 	assert.Equal(t, SectionScore{Section: audit.Functionality, Checks: 2, Passed: 1, NotApplicable: 1, Score: 100}, d.Sections[0])
 	assert.Equal(t, 88.2, d.Score, "(10+5)/(10+5+2): the second critical's 10 is in neither part")
 }
+
+// A check that found its fault in the code grades the remediation itself:
+// a high failure the catalog calls configuration then blocks, and the
+// reports say why.
+func TestCheckGradesWhereItsFaultLives(t *testing.T) {
+	s := stream(map[string]string{"FUN-FIX-001": "pass", "DEP-FIX-001": "pass"})
+	test := "TestSEC_FIX_001"
+	graded := ev("run", "p", test, "") +
+		ev("attr", "p", test, `,"Key":"audit.id","Value":"SEC-FIX-001"`) +
+		ev("attr", "p", test, fmt.Sprintf(`,"Key":%q,"Value":"code: the allow-list does not contain the origin echoed"`, audit.AttrRemediation)) +
+		ev("output", "p", test, `,"Output":"    x_test.go:12: origin echoed\n"`) +
+		ev("fail", "p", test, "")
+	s = strings.Replace(s, ev("pass", "p", "", ""), graded+ev("fail", "p", "", ""), 1)
+
+	d := evaluate(t, s, audit.DefaultPolicy())
+	assert.Equal(t, NoGo, d.Verdict, d.Rule)
+	assert.Contains(t, d.Rule, "need more than a configuration change: SEC-FIX-001")
+	for _, c := range d.Checks {
+		if c.ID == "SEC-FIX-001" {
+			assert.Equal(t, audit.Code, c.RemediationKind)
+			assert.Equal(t, "the allow-list does not contain the origin echoed", c.RemediationWhy)
+		}
+	}
+	var md, js strings.Builder
+	require.NoError(t, WriteMarkdown(&md, Report{Decision: d}))
+	assert.Contains(t, md.String(), "**Remediation** (code; the allow-list does not contain the origin echoed)")
+	require.NoError(t, WriteJSON(&js, Report{Decision: d}))
+	assert.Contains(t, js.String(), `"remediation_why": "the allow-list does not contain the origin echoed"`)
+
+	// Without the attr the catalog's kind stands: configuration, conditional.
+	d = evaluate(t, stream(map[string]string{"FUN-FIX-001": "pass", "SEC-FIX-001": "fail", "DEP-FIX-001": "pass"}), audit.DefaultPolicy())
+	assert.Equal(t, Conditional, d.Verdict, d.Rule)
+}

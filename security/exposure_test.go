@@ -3,8 +3,10 @@ package security
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,10 +120,21 @@ func TestSEC_CORS_001_StrictOrigins(t *testing.T) {
 	c := tgt.Client(t)
 	// The first allowed origin, when the target has a CORS setting, gives
 	// look-alike origins to try.
-	allowed := ""
+	allowed, corsKey := "", ""
+	var configured []string // the target's own allow-list, when the audit can read it
 	if key, ok := tgt.Setting(t, "cors_origins"); ok && tgt.Has(testutil.CapEnvFile) {
-		allowed = strings.TrimSpace(strings.Split(tgt.Env.Get(key), ",")[0])
+		corsKey = key
+		for _, o := range strings.Split(tgt.Env.Get(key), ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				configured = append(configured, o)
+			}
+		}
+		if len(configured) > 0 {
+			allowed = configured[0]
+		}
 	}
+	var admitted []string // hostile origins the target let in
+	defer func() { gradeCORS(t, corsKey, configured, admitted) }()
 	hostile := []string{"https://evil.example", "null"}
 	if strings.HasPrefix(allowed, "https://") {
 		host := strings.TrimPrefix(allowed, "https://")
@@ -139,9 +152,11 @@ func TestSEC_CORS_001_StrictOrigins(t *testing.T) {
 			acao, acac := res.Header.Get("Access-Control-Allow-Origin"), res.Header.Get("Access-Control-Allow-Credentials")
 			if acao == origin {
 				t.Errorf("%s %s with Origin %s: the origin is echoed in Access-Control-Allow-Origin", method, tgt.Profile.Auth.Whoami.Path, origin)
+				admitted = append(admitted, origin)
 			}
 			if acao == "*" && strings.EqualFold(acac, "true") {
 				t.Errorf("%s %s: Access-Control-Allow-Origin * with credentials", method, tgt.Profile.Auth.Whoami.Path)
+				admitted = append(admitted, "*")
 			}
 		}
 	}
@@ -150,6 +165,42 @@ func TestSEC_CORS_001_StrictOrigins(t *testing.T) {
 		require.NoError(t, err)
 		audit.Evidence(t, "allowed origin %s -> Access-Control-Allow-Origin %q", allowed, res.Header.Get("Access-Control-Allow-Origin"))
 	}
+}
+
+// gradeCORS says where a CORS failure lives (see corsFault).
+func gradeCORS(t *testing.T, key string, configured, admitted []string) {
+	if !t.Failed() || len(admitted) == 0 {
+		return
+	}
+	kind, why := corsFault(key, configured, admitted)
+	if kind == audit.Code {
+		audit.RemediatedBy(t, kind, why)
+		return
+	}
+	audit.Evidence(t, "%s", why)
+}
+
+// corsFault places a CORS admission. The catalog calls it configuration,
+// which is right when the target's allow-list asks for what was admitted
+// (* or the origin itself). When the allow-list is strict and the target
+// admits other origins anyway, the fault is in the code: no setting fixes
+// it, and grading it as configuration would only make the verdict
+// conditional. Without the allow-list the catalog's grade stands.
+func corsFault(key string, configured, admitted []string) (audit.RemediationKind, string) {
+	if key == "" {
+		return audit.Configuration, "where the admission comes from is unknown: the profile maps no cors_origins setting the audit can read"
+	}
+	for _, o := range admitted {
+		if slices.Contains(configured, "*") || slices.Contains(configured, o) {
+			return audit.Configuration, fmt.Sprintf("%s asks for it (%s admitted): a configuration fix", key, o)
+		}
+	}
+	list := "no origin"
+	if len(configured) > 0 {
+		list = strings.Join(configured, ", ")
+	}
+	return audit.Code, fmt.Sprintf("%s allows only %s, yet %s was admitted: the code does not follow its own allow-list",
+		key, list, strings.Join(slices.Compact(slices.Sorted(slices.Values(admitted))), ", "))
 }
 
 var verbose = regexp.MustCompile(`(goroutine \d|panic:|\.go:\d+|/home/|/app/|SQLSTATE|pq: |pgx|redis: |dial tcp|connection refused|syntax error at or near)`)
