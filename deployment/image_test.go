@@ -21,8 +21,15 @@ func image(t *testing.T) client.ImageInspectResult {
 	tgt.Need(t, testutil.CapContainers)
 	app, err := tgt.Container(testutil.ServiceOrchestrator)
 	require.NoError(t, err)
-	res, err := tgt.Docker().ImageInspect(t.Context(), app.Image)
-	require.NoError(t, err, "inspect image %s", app.Image)
+	// The image the container runs, by ID: its tag may have moved since
+	// (a rebuild during the audit, a redeploy), and the checks judge what
+	// runs.
+	ref := app.Image
+	if ins, err := app.Inspect(t.Context()); err == nil && ins.Image != "" {
+		ref = ins.Image
+	}
+	res, err := tgt.Docker().ImageInspect(t.Context(), ref)
+	require.NoError(t, err, "inspect image %s", ref)
 	return res
 }
 

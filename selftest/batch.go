@@ -2,6 +2,7 @@ package selftest
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -11,13 +12,13 @@ import (
 // the self-test is bound by CPU, not by waiting: sharing is what lets the
 // whole corpus run in CI.
 //
-// Sharing must not blur which check caught what, so a batch holds only
-// code defects of the defect build that run the same sections under the
-// same dialect, that expect pairwise different checks (a failed check is
-// credited to the one defect that expects it) and that change different
-// code paths (Area: two defects of one path could hide or imitate each
-// other). A check that fails and that no member expects is unrelated, as
-// on a stack of one.
+// Sharing must not blur which check caught what, so a batch holds defects
+// of one kind that run the same sections under the same dialect, that
+// expect pairwise different checks (a failed check is credited to the one
+// defect that expects it), that change different things (Area: two defects
+// of one code path could hide or imitate each other) and, for
+// configuration defects, different settings. A check that fails and that
+// no member expects is unrelated, as on a stack of one.
 type Batch struct {
 	Name    string
 	Defects []Defect
@@ -79,11 +80,17 @@ func (b Batch) Variant() Variant {
 	if !b.Shared() {
 		return v
 	}
+	v.Name = b.Name
+	if b.Defects[0].Kind == Configuration {
+		for _, d := range b.Defects[1:] {
+			maps.Copy(v.Env, d.Env) // no two members change one setting
+		}
+		return v
+	}
 	var names []string
 	for _, d := range b.Defects {
 		names = append(names, d.Name)
 	}
-	v.Name = b.Name
 	v.Env["ORCHESTRATOR_DEFECTS"] = strings.Join(names, ",")
 	return v
 }
@@ -98,16 +105,19 @@ func (b Batch) Expects(id string) bool {
 	return false
 }
 
-// shareable: configuration defects change the settings every check reads,
-// so they keep a stack of their own.
-func shareable(d Defect) bool { return d.Kind == Code && d.Area != "" }
+// shareable: a defect without an area (a setting such as APP_ENV that
+// changes what every check sees) keeps a stack of its own.
+func shareable(d Defect) bool { return d.Area != "" }
 
-// groupOf is what members of one batch have in common: the dialect and the
-// sections run.
+// groupOf is what members of one batch have in common: the kind, the
+// dialect and the sections run.
 func groupOf(d Defect) string {
 	g := strings.Join(d.Sections, "+")
 	if d.Dialect != "" {
 		g = d.Dialect + "-" + g
+	}
+	if d.Kind == Configuration {
+		g = "settings-" + g
 	}
 	return g
 }
@@ -119,6 +129,11 @@ func fits(b Batch, d Defect) bool {
 	for _, m := range b.Defects {
 		if !shareable(m) || m.Area == d.Area || slices.ContainsFunc(d.Expect, func(id string) bool { return slices.Contains(m.Expect, id) }) {
 			return false
+		}
+		for k := range d.Env {
+			if _, both := m.Env[k]; both {
+				return false
+			}
 		}
 	}
 	return true

@@ -31,9 +31,10 @@ type Defect struct {
 	Severity audit.Severity
 	// Expect are the checks that must fail, and the only ones that may.
 	Expect []string
-	// Area is the code path a code defect changes. Code defects of
-	// different areas, expecting different checks, may share a stack (see
-	// Batches); two of one area never do, so that neither hides the other.
+	// Area is what the defect changes (a code path, a setting's subject).
+	// Defects of one kind and different areas, expecting different checks,
+	// may share a stack (see Batches); two of one area never do, so that
+	// neither hides the other. Without an area a defect has its own stack.
 	Area string
 	// Dialect plants a code defect in the reference reshaped as another
 	// gateway (API_DIALECT, audited through testutil/profiles/<dialect>.yaml):
@@ -134,11 +135,11 @@ var Corpus = []Defect{
 		Sections: []string{"deployment", "security"}, Severity: audit.Critical,
 		// SEC-AUTH-001 too: development mode also lets ENABLE_AUTH=false start.
 		Expect: []string{"DEP-CFG-003", "SEC-JWT-005", "SEC-AUTH-001"}},
-	{Name: "redis-no-password", Kind: Configuration, What: "REDIS_URL without credentials: Redis runs with an open default user",
+	{Name: "redis-no-password", Kind: Configuration, Area: "Redis credentials", What: "REDIS_URL without credentials: Redis runs with an open default user",
 		Env:      map[string]string{"REDIS_URL": "redis://redis:6379/0"},
 		Sections: []string{"deployment", "infrastructure"}, Severity: audit.Critical,
 		Expect: []string{"DEP-CFG-005", "INF-RDS-001", "INF-RDS-002", "INF-RDS-003", "INF-RDS-004"}},
-	{Name: "superuser-dsn", Kind: Configuration, What: "DATABASE_URL logs in as the postgres superuser",
+	{Name: "superuser-dsn", Kind: Configuration, Area: "database credentials", What: "DATABASE_URL logs in as the postgres superuser",
 		Env:      map[string]string{"DATABASE_URL": "postgres://postgres:9c2f0e5b7a1d4e6f8b3c2a1d0e9f8a7b@postgres:5432/ultra?sslmode=require&options=-c%20statement_timeout%3D30s"},
 		Sections: []string{"deployment", "infrastructure"}, Severity: audit.Critical,
 		Expect: []string{"DEP-CFG-004", "INF-PG-004"}},
