@@ -18,7 +18,7 @@ endif
 export AUDIT_ENV_FILE
 
 # Tests with containers take minutes; bound them so a hang cannot eat CI.
-TEST_TIMEOUT ?= 60m
+TEST_TIMEOUT ?= 45m
 
 .PHONY: all images test test-short audit crosscheck stress-verdict lint fmt vet clean clean-images
 

@@ -427,7 +427,7 @@ func Catalog() []Check {
 			ID: "SEC-AUTHZ-004", Section: Security, Severity: High,
 			Title:           "Responses carry no password hashes, credentials or configured secrets",
 			Action:          "Remove sensitive properties from API responses",
-			Remediation:     "User, conversation, model and admin answers must not include password hashes, password fields, DSNs with passwords or configured provider keys.",
+			Remediation:     "User, conversation, model, key and admin answers must not include password hashes, password fields, DSNs with passwords, configured provider keys, or an API key after the answer that created it (show a prefix or a mask).",
 			RemediationKind: Code,
 			Refs:            []string{"OWASP API3:2023", "OWASP LLM02:2025"},
 		},

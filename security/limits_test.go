@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -257,9 +258,11 @@ func TestSEC_AUTHZ_004_NoSensitivePropertiesInResponses(t *testing.T) {
 	c := tgt.Client(t)
 	u := tgt.RequireUser(t, c)
 	var token = u.AccessToken
+	issued := issuedCredentials(tgt.Profile, u)
 	if tgt.Has(testutil.CapAdminUser) {
 		if a, err := tgt.NewAdmin(ctx, c); err == nil {
 			token = a.AccessToken
+			issued = append(issued, issuedCredentials(tgt.Profile, a)...)
 		} else {
 			audit.Evidence(t, "admin routes read as a user: %v", err)
 		}
@@ -270,7 +273,7 @@ func TestSEC_AUTHZ_004_NoSensitivePropertiesInResponses(t *testing.T) {
 	var reads []*testutil.Response
 	reads = append(reads, res)
 	for _, r := range tgt.Profile.Protected {
-		if r.Method != http.MethodGet {
+		if r.Method != http.MethodGet || tgt.IsLogout(r.Method, r.Path) {
 			continue
 		}
 		res, err := c.Get(ctx, strings.ReplaceAll(r.Path, "{id}", res.Field("id")), u.AccessToken)
@@ -304,7 +307,31 @@ func TestSEC_AUTHZ_004_NoSensitivePropertiesInResponses(t *testing.T) {
 		for _, s := range testutil.SecretsIn(string(r.Body), secrets) {
 			t.Errorf("%s %s answers a secret of the audited configuration (%d chars)", r.Request.Method, r.Request.Path, len(s))
 		}
+		for _, k := range testutil.SecretsIn(string(r.Body), issued) {
+			t.Errorf("%s %s answers in full a credential the target issued at provisioning (%d chars, e.g. an API key): a key is shown once, when created, then only by a prefix or a mask",
+				r.Request.Method, r.Request.Path, len(k))
+		}
 	}
-	audit.Evidence(t, "%d responses (own objects, profile, models, admin lists, register) scanned for hashes, password fields, DSNs and %d configured secrets",
-		len(reads), len(secrets))
+	audit.Evidence(t, "%d responses (own objects, profile, models, key lists, admin lists, register) scanned for hashes, password fields, DSNs, %d configured secrets and %d issued API keys",
+		len(reads), len(secrets), len(issued))
+}
+
+// issuedCredentials are the credentials the target issued an identity
+// beyond its session: what the profile's provision steps captured under a
+// credential's name (an API key created after login). Such a key is shown
+// once, when created; an answer that carries it later makes it readable to
+// whoever can read that answer (a shared screen, a log, a stolen session).
+func issuedCredentials(p profile.Profile, u testutil.User) []string {
+	var out []string
+	for _, step := range p.Auth.Provision {
+		for name := range step.Capture {
+			if _, credential := p.Credentials[name]; !credential || name == p.Auth.Token || name == p.Auth.RefreshToken {
+				continue
+			}
+			if v := u.Vars[name]; len(v) >= 8 && !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }

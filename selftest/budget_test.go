@@ -7,8 +7,9 @@ import (
 )
 
 // selfTestBudget is what the self-test's stacks take on a 2-core machine
-// (about 30 minutes for its ~50 stacks, two at a time), with a margin.
-const selfTestBudget = 40 * time.Minute
+// (about 15 minutes for its ~28 stacks, three at a time), with a margin
+// for a slower or busier one.
+const selfTestBudget = 25 * time.Minute
 
 // needWholeRun skips a test that starts stacks when go test's -timeout
 // cannot fit the whole self-test: plain `go test ./...` gives every

@@ -195,6 +195,10 @@ var Corpus = []Defect{
 	{Name: "cors-echo-origin", Dialect: "cookie-keys", Kind: Code, Area: "CORS", What: "CORS echoes any Origin with credentials, on a cookie session",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-CORS-001"}},
+	// Only dialects with API keys can show this one: the native shape has none.
+	{Name: "keys-listed-in-full", Dialect: "cookie-keys", Kind: Code, Area: "API keys", What: "API keys are stored raw and listed in full to their owner",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-AUTHZ-004", "SEC-DISC-003"}},
 	{Name: "sql-concat", Dialect: "enveloped", Kind: Code, Area: "login", What: "the login query is built by concatenation, behind HTTP 200 envelopes",
 		Sections: []string{"security"}, Severity: audit.Critical,
 		Expect: []string{"SEC-INJ-001"}},

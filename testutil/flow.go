@@ -308,9 +308,14 @@ func DescribePresentation(pr profile.Presentation) string {
 }
 
 // isLogout reports whether a request is a step of the profile's logout flow.
-func (t *Target) isLogout(req Request) bool {
+func (t *Target) isLogout(req Request) bool { return t.IsLogout(req.Method, req.Path) }
+
+// IsLogout reports whether method and path are a step of the profile's
+// logout flow: a check that reads every GET route of the inventory must
+// leave a GET logout out, or it ends the session it reads with.
+func (t *Target) IsLogout(method, path string) bool {
 	for _, s := range t.Profile.Auth.Logout {
-		if s.Method == req.Method && !strings.Contains(s.Path, "{{") && s.Path == req.Path {
+		if s.Method == method && !strings.Contains(s.Path, "{{") && s.Path == path {
 			return true
 		}
 	}

@@ -63,7 +63,13 @@ var All = []Name{
 	WeakPasswordHash, LoginLimitTrustsXFF, AppendAnyConversation, NoBodyLimit,
 	ModelPassthrough, UsageUnscoped, RateLimitRace,
 	UpstreamErrorPassthrough, KeyInQuery, EncodedTokenInRedis, HTMLErrors, LLMErrorsAs200,
+	KeysListedInFull,
 }
+
+// Secrets that should be write-only (issue 16).
+const (
+	KeysListedInFull Name = "keys-listed-in-full" // API keys are stored raw and listed in full to their owner
+)
 
 // Model access and consumption under concurrency defects (issue 16).
 const (
