@@ -59,3 +59,18 @@ func TestBatchCreditsEachFailureToTheDefectExpectingIt(t *testing.T) {
 	assert.Equal(t, "a,b", b.Variant().Env["ORCHESTRATOR_DEFECTS"])
 	assert.Equal(t, "shared-x-1", b.Variant().Name)
 }
+
+// A defect known to take longer than its sections say starts with the
+// longest audits, not mid-pool.
+func TestPoolEstimateTakesAKnownLengthOverTheSections(t *testing.T) {
+	var authOff Defect
+	for _, d := range Corpus {
+		if d.Name == "auth-off" {
+			authOff = d
+		}
+	}
+	slow := stackJob{variant: authOff.Variant()}
+	clean := stackJob{variant: Variant{Name: "clean"}}
+	assert.Greater(t, slow.estimate(), clean.estimate())
+	assert.Less(t, stackJob{variant: Variant{Sections: []string{"security"}}}.estimate(), clean.estimate())
+}

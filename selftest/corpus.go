@@ -3,6 +3,7 @@ package selftest
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/mvpaudit/mvpaudit/audit"
 )
@@ -36,6 +37,9 @@ type Defect struct {
 	// may share a stack (see Batches); two of one area never do, so that
 	// neither hides the other. Without an area a defect has its own stack.
 	Area string
+	// Takes is how long the defect's audit takes here when its sections
+	// alone would mislead the self-test's pool (see Variant.Takes).
+	Takes time.Duration
 	// Dialect plants a code defect in the reference reshaped as another
 	// gateway (API_DIALECT, audited through testutil/profiles/<dialect>.yaml):
 	// the proof that checks catch it through a profile, not the native shape.
@@ -116,6 +120,9 @@ var Corpus = []Defect{
 	{Name: "auth-off", Kind: Configuration, What: "ENABLE_AUTH=false (with APP_ENV=development, which production refuses to start without)",
 		Env:      map[string]string{"APP_ENV": development, "ENABLE_AUTH": "false"},
 		Sections: []string{"functionality", "deployment", "security"}, Severity: audit.Critical,
+		// Every caller shares the anonymous user's rate-limit bucket: the
+		// audit waits out the 429s it causes, about 220 s in all here.
+		Takes: 220 * time.Second,
 		// Every request runs as one anonymous admin: every token check,
 		// every authorization check and every per-user behaviour fails.
 		Expect: []string{"DEP-CFG-002", "FUN-AUTH-001", "FUN-AUTH-003", "FUN-CNV-002", "FUN-CNV-003",
@@ -228,7 +235,7 @@ var Corpus = []Defect{
 // production.env (ORCHESTRATOR_DEFECTS for a code defect, on the defect
 // build's image) and the sections that should notice.
 func (d Defect) Variant() Variant {
-	v := Variant{Name: d.Key(), Env: maps.Clone(d.Env), Sections: d.Sections}
+	v := Variant{Name: d.Key(), Env: maps.Clone(d.Env), Sections: d.Sections, Takes: d.Takes}
 	if d.Kind == Code {
 		v.Image = DefectsImage
 		v.Env = map[string]string{"ORCHESTRATOR_DEFECTS": d.Name}

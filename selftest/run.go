@@ -31,6 +31,9 @@ type Variant struct {
 	// Runner options beyond the stack: extra go test flags, a timeout.
 	GoTestArgs []string
 	Timeout    time.Duration
+	// Takes is how long the audit takes here when the sum of its
+	// sections would mislead the pool that starts the longest first.
+	Takes time.Duration
 	// Compose audits the reference deployed by deploy/compose.yaml as an
 	// external target, driven through its compose containers.
 	Compose bool

@@ -87,6 +87,9 @@ var sectionSeconds = map[string]float64{
 
 // estimate is a job's expected length in seconds (stack start included).
 func (j stackJob) estimate() float64 {
+	if j.variant.Takes > 0 {
+		return j.variant.Takes.Seconds()
+	}
 	sections := j.variant.Sections
 	if sections == nil {
 		sections = slices.Collect(maps.Keys(sectionSeconds))
