@@ -106,11 +106,14 @@ type Decision struct {
 	Sections   []SectionScore
 	Score      float64
 	Actions    []Action
-	Unmapped   []string // tests that name no catalog check
-	Risks      []Risk
-	Policy     audit.Policy
-	Evaluated  time.Time
-	Timing     Timing
+	// Unmapped are the first unmappedKept tests that name no catalog
+	// check, UnmappedCount all of them.
+	Unmapped      []string
+	UnmappedCount int
+	Risks         []Risk
+	Policy        audit.Policy
+	Evaluated     time.Time
+	Timing        Timing
 }
 
 // Evaluate joins the run to the catalog and applies the policy on day now.
@@ -155,7 +158,10 @@ func Evaluate(run Run, catalog []audit.Check, policy audit.Policy, now time.Time
 				}
 			}
 			if !mapped {
-				d.Unmapped = append(d.Unmapped, name+"."+tr.Name)
+				if d.UnmappedCount < unmappedKept {
+					d.Unmapped = append(d.Unmapped, name+"."+tr.Name)
+				}
+				d.UnmappedCount++
 			}
 		}
 	}
@@ -234,6 +240,11 @@ func checkIDs(tr *TestResult) []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// unmappedKept bounds the unmapped tests a decision names: the JSON report
+// lists that many, and a stream of a million tests outside the catalog
+// would otherwise keep a million names.
+const unmappedKept = 1000
 
 // reported is one result of a check: which test gave it, in which stream.
 type reported struct {

@@ -3,7 +3,6 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -58,7 +57,14 @@ type TestResult struct {
 	Unfinished []int
 	decided    bool // Action comes from a result
 	ended      int  // the stream of the last result
-	// The run in progress: its stream (0 when none) and its output so far.
+	// live is the run in progress, nil between runs: a stream of many
+	// tests keeps only what each one ended with.
+	live *liveRun
+}
+
+// liveRun is a test's run in progress: its stream (0 when none) and its
+// output so far.
+type liveRun struct {
 	open int
 	cur  tail
 }
@@ -143,7 +149,7 @@ func Parse(streams ...io.Reader) (Run, error) {
 		for _, pr := range p.run.Packages {
 			pr.out.open = false
 			for _, tr := range pr.Tests {
-				tr.closeStream()
+				p.closeStream(tr)
 			}
 		}
 	}
@@ -155,6 +161,13 @@ type parser struct {
 	n         int    // the current stream, from 1
 	firstTime string // of the current stream
 	lastTime  string
+	dec       eventDecoder
+	ev        event
+	spare     []*liveRun   // ended runs whose output nobody keeps, for reuse
+	outcomes  []Outcome    // see outcomeSlot
+	tests     []TestResult // see newTest
+	last      *TestResult  // of the last event, which the next one often names again
+	lastPkg   *PackageResult
 }
 
 func (p *parser) stream(r io.Reader) error {
@@ -199,25 +212,28 @@ func (p *parser) line(b []byte) bool {
 		p.run.NonJSON++
 		return false
 	}
-	var e event
-	if err := json.Unmarshal(b, &e); err != nil {
+	if !p.dec.decode(b, &p.ev) {
 		p.run.NonJSON++
 		return false
 	}
-	p.event(e)
+	p.event(&p.ev)
 	return true
 }
 
 func (p *parser) pkg(name string) *PackageResult {
+	if p.lastPkg != nil && p.lastPkg.Name == name {
+		return p.lastPkg
+	}
 	pr := p.run.Packages[name]
 	if pr == nil {
 		pr = &PackageResult{Name: name, Tests: map[string]*TestResult{}}
 		p.run.Packages[name] = pr
 	}
+	p.lastPkg = pr
 	return pr
 }
 
-func (p *parser) event(e event) {
+func (p *parser) event(e *event) {
 	if e.Time != "" {
 		if p.firstTime == "" {
 			p.firstTime = e.Time
@@ -259,19 +275,24 @@ func (p *parser) event(e event) {
 		return
 	}
 	top, _, sub := strings.Cut(e.Test, "/")
-	tr := pr.Tests[top]
-	if tr == nil {
-		tr = &TestResult{Package: e.Package, Name: top, Action: "run"}
-		pr.Tests[top] = tr
+	tr := p.last
+	if tr == nil || tr.Name != top || tr.Package != e.Package {
+		// Events of one test come in runs: the last one is usually it.
+		if tr = pr.Tests[top]; tr == nil {
+			tr = p.newTest()
+			*tr = TestResult{Package: e.Package, Name: top, Action: "run"}
+			pr.Tests[top] = tr
+		}
+		p.last = tr
 	}
-	if tr.open == 0 && (e.Action == "run" && !sub || tr.ended != p.n) {
+	if (tr.live == nil || tr.live.open == 0) && (e.Action == "run" && !sub || tr.ended != p.n) {
 		// A run begins: an event of a test that has not ended in this
 		// stream, whatever other streams said, or a run event after its end.
-		tr.open = p.n
+		p.liveRun(tr).open = p.n
 	}
 	switch e.Action {
 	case "output":
-		if line, ok := tr.cur.add(e.Output); ok && line.total >= attrLineLost {
+		if line, ok := p.liveRun(tr).cur.add(e.Output); ok && line.total >= attrLineLost {
 			tr.lostAttr(line.head, line.total)
 		}
 		pr.notice(e.Output)
@@ -281,38 +302,96 @@ func (p *parser) event(e event) {
 		}
 	case "pass", "fail", "skip":
 		if !sub {
-			tr.end(Outcome{Action: e.Action, Stream: p.n}, e.Elapsed)
+			p.end(tr, Outcome{Action: e.Action, Stream: p.n}, e.Elapsed)
 		}
 	}
+}
+
+// liveRun returns the test's run in progress, starting one if needed.
+func (p *parser) liveRun(tr *TestResult) *liveRun {
+	if tr.live == nil {
+		if n := len(p.spare); n > 0 {
+			tr.live, p.spare = p.spare[n-1], p.spare[:n-1]
+		} else {
+			tr.live = new(liveRun)
+		}
+	}
+	return tr.live
 }
 
 // end records a terminal result; the worst result so far gives the
 // test's action, elapsed time and output.
-func (tr *TestResult) end(o Outcome, elapsed float64) {
+func (p *parser) end(tr *TestResult, o Outcome, elapsed float64) {
+	if tr.Results == nil {
+		tr.Results = p.outcomeSlot()
+	}
 	tr.Results = append(tr.Results, o)
 	tr.ended = o.Stream
+	kept := false
 	if !tr.decided || rank(o.Action) >= rank(tr.Action) {
 		tr.decided = true
 		tr.Action, tr.Elapsed = o.Action, elapsed
-		tr.Output = tr.cur.lines
-		if o.Action == "pass" {
-			// A pass needs no findings: dropping its output keeps memory
-			// flat however many tests the stream holds.
-			tr.Output = nil
+		tr.Output = nil
+		// A pass needs no findings: dropping its output keeps memory
+		// flat however many tests the stream holds.
+		if o.Action != "pass" && tr.live != nil {
+			tr.Output, kept = tr.live.cur.lines, true
 		}
 	}
-	tr.open, tr.cur = 0, tail{}
+	p.release(tr, kept)
 }
 
 // closeStream closes the test at the end of a stream: a run still open
 // started and never finished, which is worse than any result.
-func (tr *TestResult) closeStream() {
-	if tr.open != 0 {
-		tr.Unfinished = append(tr.Unfinished, tr.open)
-		tr.Action, tr.Elapsed, tr.decided = "run", 0, true
-		tr.Output = tr.cur.lines
+func (p *parser) closeStream(tr *TestResult) {
+	if tr.live == nil {
+		return
 	}
-	tr.open, tr.cur = 0, tail{}
+	kept := false
+	if tr.live.open != 0 {
+		tr.Unfinished = append(tr.Unfinished, tr.live.open)
+		tr.Action, tr.Elapsed, tr.decided = "run", 0, true
+		tr.Output, kept = tr.live.cur.lines, true
+	}
+	p.release(tr, kept)
+}
+
+// release ends the test's run in progress; its output lines are reused
+// unless the test kept them.
+func (p *parser) release(tr *TestResult, kept bool) {
+	l := tr.live
+	if l == nil {
+		return
+	}
+	tr.live = nil
+	lines := l.cur.lines[:0]
+	if kept {
+		lines = nil
+	}
+	*l = liveRun{cur: tail{lines: lines}}
+	p.spare = append(p.spare, l)
+}
+
+// newTest returns a test cut from a shared block: a stream names up to
+// millions of tests, and one allocation per test is much of the parse.
+func (p *parser) newTest() *TestResult {
+	if len(p.tests) == 0 {
+		p.tests = make([]TestResult, 256)
+	}
+	tr := &p.tests[0]
+	p.tests = p.tests[1:]
+	return tr
+}
+
+// outcomeSlot returns room for one outcome, cut from a shared block: a
+// test almost always ends once, and a second result copies out.
+func (p *parser) outcomeSlot() []Outcome {
+	if len(p.outcomes) == 0 {
+		p.outcomes = make([]Outcome, 1024)
+	}
+	slot := p.outcomes[:0:1]
+	p.outcomes = p.outcomes[1:]
+	return slot
 }
 
 // attrLineLost is the length from which test2json no longer recognises a
@@ -334,7 +413,7 @@ func (tr *TestResult) lostAttr(head string, total int) {
 		return
 	}
 	tr.Attrs = append(tr.Attrs, Attr{Key: key, Value: cut(value, total-len(prefix)-len(key)-1)})
-	tr.cur.lines = tr.cur.lines[:len(tr.cur.lines)-1] // the framing line is not a message
+	tr.live.cur.lines = tr.live.cur.lines[:len(tr.live.cur.lines)-1] // the framing line is not a message
 }
 
 // notice flags panics and timeouts from their well-known output lines.

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -27,6 +26,7 @@ type Progress struct {
 	inapplicable map[string]bool
 	done         int
 	failed       int
+	dec          eventDecoder
 }
 
 // Write implements io.Writer.
@@ -59,7 +59,7 @@ func (p *Progress) Summary() (done, failed int) {
 
 func (p *Progress) line(b []byte) {
 	var e event
-	if len(b) == 0 || b[0] != '{' || json.Unmarshal(b, &e) != nil {
+	if len(b) == 0 || b[0] != '{' || !p.dec.decode(b, &e) {
 		return
 	}
 	if p.ids == nil {

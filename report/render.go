@@ -339,8 +339,12 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	if len(d.Unmapped) > 0 {
 		p("## Tests Outside the Catalog")
 		p("")
-		for _, u := range limit(d.Unmapped, 50) {
+		shown := first(d.Unmapped, 50)
+		for _, u := range shown {
 			p("- %s", u)
+		}
+		if more := max(d.UnmappedCount, len(d.Unmapped)) - len(shown); more > 0 {
+			p("- ... %d more", more)
 		}
 		p("")
 	}
@@ -722,8 +726,8 @@ func WriteJSON(w io.Writer, r Report) error {
 	out := jsonReport{
 		SchemaVersion: SchemaVersion, Verdict: d.Verdict, Rule: d.Rule, Incomplete: d.Incomplete,
 		Causes: nonNil(d.Causes), Score: d.Score, Summary: d.Counts, Sections: d.Sections, Actions: d.Actions,
-		Risks: d.Risks, Info: r.Info, Timing: d.Timing, Signoffs: r.Signoffs, Unmapped: nonNil(first(d.Unmapped, 1000)),
-		UnmappedCount: len(d.Unmapped),
+		Risks: d.Risks, Info: r.Info, Timing: d.Timing, Signoffs: r.Signoffs, Unmapped: nonNil(first(d.Unmapped, unmappedKept)),
+		UnmappedCount: max(d.UnmappedCount, len(d.Unmapped)),
 		Policy:        jsonPolicyBrief{Version: d.Policy.Version, PassThreshold: d.Policy.PassThreshold},
 		Generated:     d.Evaluated.UTC(),
 	}

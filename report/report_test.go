@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -535,4 +536,31 @@ func TestCheckGradesWhereItsFaultLives(t *testing.T) {
 	// Without the attr the catalog's kind stands: configuration, conditional.
 	d = evaluate(t, stream(map[string]string{"FUN-FIX-001": "pass", "SEC-FIX-001": "fail", "DEP-FIX-001": "pass"}), audit.DefaultPolicy())
 	assert.Equal(t, Conditional, d.Verdict, d.Rule)
+}
+
+// TestUnmappedTestsAreCountedNotKept: a stream of many tests outside the
+// catalog keeps a bounded list of their names and the count of them all.
+func TestUnmappedTestsAreCountedNotKept(t *testing.T) {
+	var b strings.Builder
+	for i := range unmappedKept + 200 {
+		name := fmt.Sprintf("TestOther%d", i)
+		b.WriteString(ev("run", "p", name, "") + ev("pass", "p", name, ""))
+	}
+	run, err := Parse(strings.NewReader(b.String()))
+	require.NoError(t, err)
+	d := Evaluate(run, fixtureCatalog, audit.DefaultPolicy(), fixedNow)
+	assert.Len(t, d.Unmapped, unmappedKept)
+	assert.Equal(t, unmappedKept+200, d.UnmappedCount)
+
+	var md, js bytes.Buffer
+	require.NoError(t, WriteMarkdown(&md, Report{Decision: d}))
+	assert.Contains(t, md.String(), fmt.Sprintf("- ... %d more", unmappedKept+200-50))
+	require.NoError(t, WriteJSON(&js, Report{Decision: d}))
+	var doc struct {
+		Unmapped []string `json:"unmapped_tests"`
+		Count    int      `json:"unmapped_count"`
+	}
+	require.NoError(t, json.Unmarshal(js.Bytes(), &doc))
+	assert.Len(t, doc.Unmapped, unmappedKept)
+	assert.Equal(t, unmappedKept+200, doc.Count)
 }
