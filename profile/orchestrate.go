@@ -106,3 +106,78 @@ func (p Profile) Answer(body []byte) (string, error) {
 		return s, nil
 	}
 }
+
+// StreamSpec is how the route streams: the profile's stream block, else
+// the format's standard; nil when it does not stream.
+func (p Profile) StreamSpec() *Stream {
+	var std *Stream
+	switch p.Orchestrate.Format {
+	case "openai":
+		std = &Stream{Field: "stream", Delta: "$.choices[0].delta.content", DoneData: "[DONE]"}
+	case "anthropic":
+		std = &Stream{Field: "stream", Delta: "$.delta.text", DoneEvent: "message_stop"}
+	}
+	st := p.Orchestrate.Stream
+	switch {
+	case st == nil:
+		return std
+	case st.Off:
+		return nil
+	}
+	out := *st
+	if out.Field == "" {
+		out.Field = "stream"
+	}
+	if std != nil && out.Delta == "" {
+		out.Delta = std.Delta
+	}
+	if std != nil && out.DoneData == "" && out.DoneEvent == "" {
+		out.DoneData, out.DoneEvent = std.DoneData, std.DoneEvent
+	}
+	return &out
+}
+
+// StreamBody is OrchestrateBody asking for a streamed answer; false when
+// the route does not stream (see Streaming).
+func (p Profile) StreamBody(model, prompt string) (map[string]any, bool) {
+	st := p.StreamSpec()
+	if st == nil {
+		return nil, false
+	}
+	body := p.OrchestrateBody(model, prompt)
+	body[st.Field] = true
+	if p.Orchestrate.Format == "openai" {
+		// Usage in the stream, as clients that bill ask for it.
+		body["stream_options"] = map[string]any{"include_usage": true}
+	}
+	return body, true
+}
+
+// DeltaOf is the text an event's data carries ("" for none).
+func (st Stream) DeltaOf(data string) string {
+	if st.Delta == "" || !strings.HasPrefix(strings.TrimSpace(data), "{") {
+		return ""
+	}
+	s, _ := SelectString(st.Delta, []byte(data))
+	return s
+}
+
+// Ends reports whether the event (its name and data) ends a complete
+// stream.
+func (st Stream) Ends(name, data string) bool {
+	return st.DoneEvent != "" && name == st.DoneEvent || st.DoneData != "" && strings.TrimSpace(data) == st.DoneData
+}
+
+// Failure reports whether the event says the stream failed: an event
+// named "error", or a data object with a top-level "error" that is set.
+func (st Stream) Failure(name, data string) bool {
+	if name == "error" {
+		return true
+	}
+	var obj map[string]any
+	if json.Unmarshal([]byte(data), &obj) != nil {
+		return false
+	}
+	v, ok := obj["error"]
+	return ok && v != nil && v != false && v != ""
+}

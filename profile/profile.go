@@ -216,6 +216,30 @@ type Orchestrate struct {
 	// max_tokens. Left out for a native route: the audit cannot ask for
 	// an output cap, and the checks of output caps are not applicable.
 	MaxTokensField string `yaml:"max_tokens_field,omitempty" json:"max_tokens_field,omitempty"`
+	// Stream says how the route streams an answer as server-sent events.
+	// Left out: the openai and anthropic formats stream as those APIs do,
+	// a native route does not stream (the streaming checks are not
+	// applicable).
+	Stream *Stream `yaml:"stream,omitempty" json:"stream,omitempty"`
+}
+
+// Stream is how a completion route streams: the request field that asks
+// for it, where each event's piece of text is, and what ends a complete
+// stream. An event named "error", or a data object with a top-level
+// "error", is a failure.
+type Stream struct {
+	// Off says an openai or anthropic route does not stream.
+	Off bool `yaml:"off,omitempty" json:"off,omitempty"`
+	// Field is the top-level request field set to true ("stream" when
+	// left out).
+	Field string `yaml:"field,omitempty" json:"field,omitempty"`
+	// Delta is a JSONPath to the text a data event carries.
+	Delta string `yaml:"delta,omitempty" json:"delta,omitempty"`
+	// DoneData is the data of the event that ends a complete stream
+	// ([DONE]); DoneEvent the name of that event (message_stop). One of
+	// them is needed.
+	DoneData  string `yaml:"done_data,omitempty" json:"done_data,omitempty"`
+	DoneEvent string `yaml:"done_event,omitempty" json:"done_event,omitempty"`
 }
 
 // Usage is a route that shows the caller its own consumption.

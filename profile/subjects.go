@@ -30,6 +30,7 @@ const (
 	PasswordHashes           Subject = "a readable stored password hash (auth.password_hash_sql)"
 	ConversationContinuation Subject = "conversation continuation (orchestrate.conversation_field with conversations.path)"
 	UsageRoute               Subject = "a per-caller usage route (usage.path)"
+	Streaming                Subject = "streamed answers (orchestrate.stream)"
 )
 
 // Lacks reports whether the profile says the target does not have s.
@@ -65,6 +66,8 @@ func (p Profile) Lacks(s Subject) bool {
 		return p.Orchestrate.ConversationField == "" || p.Conversations.Path == ""
 	case UsageRoute:
 		return p.Usage.Path == "" || p.Usage.Counter == ""
+	case Streaming:
+		return p.StreamSpec() == nil
 	}
 	return false
 }

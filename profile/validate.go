@@ -143,6 +143,18 @@ func (p Profile) validate(v *validator) {
 	if f := p.Orchestrate.MaxTokensField; f != "" && strings.ContainsAny(f, "$.[] ") {
 		v.addf("orchestrate.max_tokens_field", "%q: want a top-level field name such as max_tokens", f)
 	}
+	if st := p.Orchestrate.Stream; st != nil && !st.Off {
+		if st.Field != "" && strings.ContainsAny(st.Field, "$.[] ") {
+			v.addf("orchestrate.stream.field", "%q: want a top-level field name such as stream", st.Field)
+		}
+		if st.Delta == "" && p.Orchestrate.Format == "native" {
+			v.addf("orchestrate.stream.delta", "is required for the native format: the JSONPath to the text of a data event")
+		}
+		v.jsonPath("orchestrate.stream.delta", st.Delta)
+		if st.DoneData == "" && st.DoneEvent == "" && p.Orchestrate.Format == "native" {
+			v.addf("orchestrate.stream", "give done_data or done_event: what ends a complete stream")
+		}
+	}
 	v.path("orchestrate.models_path", p.Orchestrate.ModelsPath, false)
 	v.jsonPath("orchestrate.model_ids", p.Orchestrate.ModelIDs)
 	v.path("usage.path", p.Usage.Path, false)

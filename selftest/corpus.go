@@ -169,6 +169,32 @@ var Corpus = []Defect{
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-UPST-001"}},
 
+	// Streaming (issue 16). Buffering and a detached provider stream both
+	// change when the client sees what: one area, never one stack.
+	{Name: "stream-buffered", Kind: Code, Area: "stream delivery", What: "a streamed answer is collected whole, then sent",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-STRM-003"}},
+	{Name: "stream-error-clean-end", Kind: Code, Area: "stream failure ending", What: "a provider failure mid-stream ends the client's stream as if it were complete",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-STRM-002"}},
+	{Name: "stream-failure-as-200", Kind: Code, Area: "stream start", What: "a provider failure before the first delta answers 200 and an event stream with an error event",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-STRM-004"}},
+	{Name: "stream-retry-midway", Kind: Code, Area: "stream fallback", What: "a provider failure mid-stream is retried on the fallback provider, its answer streamed after the first one's start",
+		// The fallback fails midway too (every provider does), so the
+		// client is told: only the second call betrays the retry.
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-STRM-005"}},
+	{Name: "stream-unbilled", Kind: Code, Area: "stream billing", What: "a stream counts in the usage only when the provider reported usage",
+		Sections: []string{"security"}, Severity: audit.Critical,
+		Expect: []string{"SEC-STRM-006"}},
+	{Name: "stream-detached", Kind: Code, Area: "stream delivery", What: "a provider stream is read to its end after the client left",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-COST-005"}},
+	{Name: "stream-partial-cached", Kind: Code, Area: "stream cache", What: "what a failed stream delivered is cached as the answer",
+		Sections: []string{"security"}, Severity: audit.Medium,
+		Expect: []string{"SEC-CACHE-004"}},
+
 	// Password storage, password spraying, conversation writes and body
 	// limits (issue 16).
 	{Name: "weak-password-hash", Kind: Code, Area: "password storage", What: "passwords are hashed with bcrypt cost 4",

@@ -11,12 +11,15 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// stacksAtOnce is how many stacks the self-test audits at once unless
-// -parallel says otherwise. A stack mostly waits (throttle windows,
-// provider timeouts, restarts): two at a time left a third of the two
-// cores idle here, six saturated them. Three keep both busy while the
-// clean build's timing checks still see a host they can measure on.
-const stacksAtOnce = 3
+// stackUnits is how much audit the self-test runs at once unless
+// -parallel says otherwise, in units: an audit with timing checks of the
+// performance section takes two (it needs a host it can measure on), any
+// other one. A stack mostly waits (throttle windows, provider timeouts,
+// restarts): two light stacks at a time left a third of the two cores
+// idle here, six saturated them and still judged alike. Five let the
+// clean build and the compose audit run beside one light stack, then five
+// light stacks at once.
+const stackUnits = 5
 
 // orderedStarts is set when the self-test, not go test's -parallel,
 // decides when each stack starts: go test releases paused parallel
@@ -37,32 +40,42 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// startOrder starts parallel subtests in the order they joined, n at a
-// time, when orderedStarts is set; otherwise go test's -parallel alone
-// decides.
+// startOrder starts parallel subtests in the order they joined, as many
+// at a time as their weights fit in the capacity, when orderedStarts is
+// set; otherwise go test's -parallel alone decides.
 type startOrder struct {
-	tickets []chan struct{}
-	slots   chan struct{}
+	tickets []ticket
+	units   chan struct{}
+}
+
+type ticket struct {
+	go_    chan struct{}
+	weight int
 }
 
 // join is called by a subtest before t.Parallel: the subtests that a -run
-// filter leaves out never join, so they take no turn.
-func (o *startOrder) join() int {
-	o.tickets = append(o.tickets, make(chan struct{}))
+// filter leaves out never join, so they take no turn. weight is how many
+// units of the capacity the subtest holds while it runs.
+func (o *startOrder) join(weight int) int {
+	o.tickets = append(o.tickets, ticket{go_: make(chan struct{}), weight: max(weight, 1)})
 	return len(o.tickets) - 1
 }
 
-// start hands out the turns, n at a time, once every subtest has joined.
-func (o *startOrder) start(n int) {
+// start hands out the turns in order once every subtest has joined: a turn
+// waits until its weight fits (a heavy subtest holds back the ones after
+// it, so that the order stays longest first).
+func (o *startOrder) start(capacity int) {
 	if !orderedStarts {
 		return
 	}
-	o.slots = make(chan struct{}, n)
+	o.units = make(chan struct{}, capacity)
 	tickets := o.tickets
 	go func() {
 		for _, t := range tickets {
-			o.slots <- struct{}{}
-			close(t)
+			for range min(t.weight, capacity) {
+				o.units <- struct{}{}
+			}
+			close(t.go_)
 		}
 	}()
 }
@@ -72,8 +85,13 @@ func (o *startOrder) wait(turn int) func() {
 	if !orderedStarts {
 		return func() {}
 	}
-	<-o.tickets[turn]
-	return func() { <-o.slots }
+	t := o.tickets[turn]
+	<-t.go_
+	return func() {
+		for range min(t.weight, cap(o.units)) {
+			<-o.units
+		}
+	}
 }
 
 func TestStartOrderStartsSubtestsInTheOrderTheyJoined(t *testing.T) {
@@ -88,7 +106,7 @@ func TestStartOrderStartsSubtestsInTheOrderTheyJoined(t *testing.T) {
 	t.Run("jobs", func(t *testing.T) {
 		for i := range 6 {
 			t.Run(strconv.Itoa(i), func(t *testing.T) {
-				turn := order.join()
+				turn := order.join(1 + i%2)
 				t.Parallel()
 				defer order.wait(turn)()
 				mu.Lock()
@@ -97,7 +115,41 @@ func TestStartOrderStartsSubtestsInTheOrderTheyJoined(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			})
 		}
-		order.start(1)
+		order.start(2)
 	})
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, ran)
+}
+
+func TestStartOrderHoldsAHeavySubtestsUnits(t *testing.T) {
+	if !orderedStarts {
+		t.Skip("-parallel given: go test orders the starts")
+	}
+	var (
+		order          startOrder
+		mu             sync.Mutex
+		running, worst int
+	)
+	t.Run("jobs", func(t *testing.T) {
+		for i := range 5 {
+			t.Run(strconv.Itoa(i), func(t *testing.T) {
+				weight := 1
+				if i == 0 {
+					weight = 2
+				}
+				turn := order.join(weight)
+				t.Parallel()
+				defer order.wait(turn)()
+				mu.Lock()
+				running += weight
+				worst = max(worst, running)
+				mu.Unlock()
+				time.Sleep(30 * time.Millisecond)
+				mu.Lock()
+				running -= weight
+				mu.Unlock()
+			})
+		}
+		order.start(3)
+	})
+	assert.Equal(t, 3, worst, "the units fill the capacity and never exceed it")
 }

@@ -85,6 +85,15 @@ var sectionSeconds = map[string]float64{
 	"functionality": 5, "deployment": 15, "security": 60, "performance": 40, "infrastructure": 60,
 }
 
+// weight is the share of the pool a job holds: two for an audit with the
+// performance section's timing checks, one for any other.
+func (j stackJob) weight() int {
+	if j.variant.Compose || j.variant.Sections == nil || slices.Contains(j.variant.Sections, "performance") {
+		return 2
+	}
+	return 1
+}
+
 // estimate is a job's expected length in seconds (stack start included).
 func (j stackJob) estimate() float64 {
 	if j.variant.Takes > 0 {
@@ -107,9 +116,10 @@ func (j stackJob) estimate() float64 {
 // TestSelftest runs every audit of the self-test (the clean build, the
 // reference deployed with docker compose and audited as an external target,
 // the clean build under each API dialect, each batch of planted defects,
-// the audit broken on purpose) as one pool, longest first, stacksAtOnce at
-// a time (go test's -parallel when given), then judges the broken streams
-// and writes the detection matrix from what the runs saw.
+// the audit broken on purpose) as one pool, longest first, as many at a
+// time as stackUnits holds (go test's -parallel when given), then judges
+// the broken streams and writes the detection matrix from what the runs
+// saw.
 func TestSelftest(t *testing.T) {
 	needWholeRun(t)
 	dir := workDir(t)
@@ -152,7 +162,7 @@ func TestSelftest(t *testing.T) {
 		var order startOrder
 		for _, j := range jobs {
 			t.Run(j.name, func(t *testing.T) {
-				turn := order.join()
+				turn := order.join(j.weight())
 				t.Parallel()
 				defer order.wait(turn)()
 				o, err := Run(context.Background(), j.variant, dir, logWriter{t})
@@ -160,7 +170,7 @@ func TestSelftest(t *testing.T) {
 				j.judge(t, o)
 			})
 		}
-		order.start(stacksAtOnce)
+		order.start(stackUnits)
 	})
 	if seen.clean == nil {
 		return // a -run filter left the clean build out, or it could not run

@@ -193,9 +193,39 @@ func (c *Client) backoff(res *Response) (time.Duration, bool) {
 
 // send sends the request once.
 func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
-	base, err := c.target.BaseURL(ctx)
+	hreq, req, err := c.build(ctx, req)
 	if err != nil {
 		return nil, err
+	}
+	start := time.Now()
+	hres, err := c.http.Do(hreq)
+	if err != nil {
+		c.record(fmt.Sprintf("%s -> error: %v", c.describe(req), err))
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
+	}
+	defer hres.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(hres.Body, 8<<20))
+	res := c.response(req, hres, data, time.Since(start))
+	if err != nil {
+		c.record(fmt.Sprintf("%s -> %d, body read error: %v", c.describe(req), res.Status, err))
+		return res, fmt.Errorf("%s %s: read body: %w", req.Method, req.Path, err)
+	}
+	c.record(res.String())
+	return res, nil
+}
+
+func (c *Client) response(req Request, hres *http.Response, body []byte, took time.Duration) *Response {
+	return &Response{Request: req, Status: hres.StatusCode, Header: hres.Header, Body: body,
+		dataPath: c.target.Profile.ResponseFor(req.Path).Data,
+		Duration: took, redact: c.target.Redact}
+}
+
+// build makes the HTTP request, the credential presented as the path's
+// group wants it; the Request returned says where it went.
+func (c *Client) build(ctx context.Context, req Request) (*http.Request, Request, error) {
+	base, err := c.target.BaseURL(ctx)
+	if err != nil {
+		return nil, req, err
 	}
 	var credential string
 	var pr profile.Presentation
@@ -210,13 +240,13 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	case req.Body != nil:
 		data, err := json.Marshal(req.Body)
 		if err != nil {
-			return nil, fmt.Errorf("encode request body: %w", err)
+			return nil, req, fmt.Errorf("encode request body: %w", err)
 		}
 		body = bytes.NewReader(data)
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, base+req.Path, body)
 	if err != nil {
-		return nil, fmt.Errorf("build request %s %s: %w", req.Method, req.Path, err)
+		return nil, req, fmt.Errorf("build request %s %s: %w", req.Method, req.Path, err)
 	}
 	for k, vs := range req.Header {
 		for _, v := range vs {
@@ -229,23 +259,7 @@ func (c *Client) send(ctx context.Context, req Request) (*Response, error) {
 	if req.Token != "" {
 		present(hreq, pr, credential)
 	}
-	start := time.Now()
-	hres, err := c.http.Do(hreq)
-	if err != nil {
-		c.record(fmt.Sprintf("%s -> error: %v", c.describe(req), err))
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
-	}
-	defer hres.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(hres.Body, 8<<20))
-	res := &Response{Request: req, Status: hres.StatusCode, Header: hres.Header, Body: data,
-		dataPath: c.target.Profile.ResponseFor(req.Path).Data,
-		Duration: time.Since(start), redact: c.target.Redact}
-	if err != nil {
-		c.record(fmt.Sprintf("%s -> %d, body read error: %v", c.describe(req), res.Status, err))
-		return res, fmt.Errorf("%s %s: read body: %w", req.Method, req.Path, err)
-	}
-	c.record(res.String())
-	return res, nil
+	return hreq, req, nil
 }
 
 // note counts the request in the check's tally (see probe.go).

@@ -64,7 +64,20 @@ var All = []Name{
 	ModelPassthrough, UsageUnscoped, RateLimitRace,
 	UpstreamErrorPassthrough, KeyInQuery, EncodedTokenInRedis, HTMLErrors, LLMErrorsAs200,
 	KeysListedInFull,
+	StreamBuffered, StreamErrorCleanEnd, StreamFailureAs200, StreamRetryMidway, StreamUnbilled, StreamDetached,
+	StreamPartialCached,
 }
+
+// Streaming defects (issue 16).
+const (
+	StreamBuffered      Name = "stream-buffered"        // a stream is collected whole, then sent
+	StreamErrorCleanEnd Name = "stream-error-clean-end" // a provider failure mid-stream ends the stream as if it were complete
+	StreamFailureAs200  Name = "stream-failure-as-200"  // a provider failure before the first delta answers 200 and an event stream
+	StreamRetryMidway   Name = "stream-retry-midway"    // a provider failure mid-stream is retried on the fallback, its answer streamed after the first one's start
+	StreamUnbilled      Name = "stream-unbilled"        // a stream counts in the usage only when the provider reported usage
+	StreamDetached      Name = "stream-detached"        // a provider stream outlives the client that asked
+	StreamPartialCached Name = "stream-partial-cached"  // what a failed stream delivered is cached as the answer
+)
 
 // Secrets that should be write-only (issue 16).
 const (

@@ -33,6 +33,9 @@ type errorCapture struct {
 	body   bytes.Buffer
 }
 
+// Unwrap lets http.ResponseController reach the connection (streams flush).
+func (e *errorCapture) Unwrap() http.ResponseWriter { return e.ResponseWriter }
+
 func (e *errorCapture) WriteHeader(status int) {
 	if e.status != 0 {
 		return

@@ -60,6 +60,7 @@ type orchestrateRequest struct {
 	ConversationID string             `json:"conversation_id,omitempty"`
 	MaxTokens      *int               `json:"max_tokens,omitempty"`
 	Temperature    *float64           `json:"temperature,omitempty"`
+	Stream         bool               `json:"stream,omitempty"`
 }
 
 // Usage counts tokens.
@@ -176,17 +177,17 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 	if defect.On(defect.MaxTokensRaised) && maxTokens < defaultMaxTokens {
 		maxTokens = defaultMaxTokens // "short answers are poor answers": the client pays for what it did not ask
 	}
+	if req.Stream {
+		s.orchestrateStream(w, r, u, model, req, maxTokens)
+		return
+	}
 
 	// ans is what the caller is shown; kept is what the cache and the
 	// conversation history keep (the same, guarded, but for a defect).
 	var ans, kept answer
 	cached := false
 	msgJSON, _ := json.Marshal(req.Messages)
-	temp := ""
-	if req.Temperature != nil {
-		temp = strconv.FormatFloat(*req.Temperature, 'f', -1, 64)
-	}
-	cacheKey := responseCacheKey(u.ID, model.ID, string(msgJSON), maxTokens, temp)
+	cacheKey := responseCacheKey(u.ID, model.ID, string(msgJSON), maxTokens, temperatureText(req))
 	if raw, ok, err := s.deps.KV.Get(ctx, cacheKey); err == nil && ok && json.Unmarshal([]byte(raw), &ans) == nil {
 		if ans.FailStatus != 0 {
 			writeError(w, r, ans.FailStatus, ans.FailCode, providerUnavailable)
@@ -289,12 +290,7 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 	if s.cfg.UseMock {
 		return answer{Content: mockAnswerContent, Model: "mock-model", Provider: "mock"}, nil
 	}
-	candidates := []Model{model}
-	for name := range s.deps.Providers {
-		if name != model.Provider {
-			candidates = append(candidates, fallbackModel(name))
-		}
-	}
+	candidates := s.candidates(model)
 	// The provider call belongs to the client's request: when the client
 	// goes away, the call is cancelled and the provider stops charging.
 	ctx := r.Context()
@@ -339,23 +335,50 @@ func (s *Server) complete(r *http.Request, model Model, req orchestrateRequest, 
 		}
 		tried++
 	}
+	return answer{}, s.failure(tried, attempts, rateLimited, wait, timedOut, lastErr)
+}
+
+// candidates are the model, then the fallback model of every other
+// provider.
+func (s *Server) candidates(model Model) []Model {
+	out := []Model{model}
+	for name := range s.deps.Providers {
+		if name != model.Provider {
+			out = append(out, fallbackModel(name))
+		}
+	}
+	return out
+}
+
+// failure is what the client is told when every provider failed: tried
+// providers, attempts each, rateLimited of the calls answered 429 (wait is
+// the longest Retry-After), timedOut when the last call ran out of time.
+func (s *Server) failure(tried, attempts, rateLimited int, wait time.Duration, timedOut bool, lastErr error) *completionFailure {
 	switch {
 	case defect.On(defect.ProviderErrorsAs500):
-		return answer{}, &completionFailure{status: http.StatusInternalServerError, code: "internal_error", message: "internal error"}
+		return &completionFailure{status: http.StatusInternalServerError, code: "internal_error", message: "internal error"}
 	case tried > 0 && rateLimited == tried*attempts:
-		return answer{}, &completionFailure{status: http.StatusTooManyRequests, code: "provider_rate_limited",
+		return &completionFailure{status: http.StatusTooManyRequests, code: "provider_rate_limited",
 			message: "the language model providers are rate limited, retry later", retryAfter: max(wait, time.Second)}
 	case timedOut:
-		return answer{}, &completionFailure{status: http.StatusGatewayTimeout, code: "provider_timeout",
+		return &completionFailure{status: http.StatusGatewayTimeout, code: "provider_timeout",
 			message: "the language model provider is unavailable, retry later"}
 	}
 	if defect.On(defect.UpstreamErrorPassthrough) && lastErr != nil {
 		// "more helpful errors": the provider's own words reach the client
-		return answer{}, &completionFailure{status: http.StatusBadGateway, code: "provider_error",
+		return &completionFailure{status: http.StatusBadGateway, code: "provider_error",
 			message: "the language model provider failed: " + lastErr.Error()}
 	}
-	return answer{}, &completionFailure{status: http.StatusBadGateway, code: "provider_unavailable",
+	return &completionFailure{status: http.StatusBadGateway, code: "provider_unavailable",
 		message: "the language model provider is unavailable, retry later"}
+}
+
+// temperatureText is the request's temperature as the cache key has it.
+func temperatureText(req orchestrateRequest) string {
+	if req.Temperature == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*req.Temperature, 'f', -1, 64)
 }
 
 // logText is what the log keeps of a provider error: the status of an

@@ -317,6 +317,9 @@ type recorder struct {
 	status int
 }
 
+// Unwrap lets http.ResponseController reach the connection (streams flush).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *recorder) WriteHeader(status int) {
 	if r.status == 0 {
 		r.status = status

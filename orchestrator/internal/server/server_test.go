@@ -250,6 +250,13 @@ type harness struct {
 
 func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
+	h := &harness{kv: &memKV{data: map[string]string{}}, st: newMemStore(),
+		openai: &fakeProvider{name: "openai"}, anthropic: &fakeProvider{name: "anthropic"}}
+	return h.serve(t, testConfig(t, mutate), map[string]provider.Client{"openai": h.openai, "anthropic": h.anthropic})
+}
+
+func testConfig(t *testing.T, mutate func(*config.Config)) config.Config {
+	t.Helper()
 	cfg, _, err := config.Load(func(k string) string {
 		return map[string]string{
 			"DATABASE_URL": "postgres://a:dbsecret-0123456789@db/x", "REDIS_URL": "redis://redis:6379",
@@ -262,9 +269,11 @@ func newHarness(t *testing.T, mutate func(*config.Config)) *harness {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h := &harness{kv: &memKV{data: map[string]string{}}, st: newMemStore(),
-		openai: &fakeProvider{name: "openai"}, anthropic: &fakeProvider{name: "anthropic"}}
-	s := New(cfg, Deps{Store: h.st, KV: h.kv, Providers: map[string]provider.Client{"openai": h.openai, "anthropic": h.anthropic}})
+	return cfg
+}
+
+func (h *harness) serve(t *testing.T, cfg config.Config, providers map[string]provider.Client) *harness {
+	s := New(cfg, Deps{Store: h.st, KV: h.kv, Providers: providers})
 	h.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(h.srv.Close)
 	return h
