@@ -60,6 +60,18 @@ func streamAsk(t *testing.T, tgt *testutil.Target, c *testutil.Client, u testuti
 	return r
 }
 
+// streamedCalls counts the provider calls the stub answered as streams.
+func streamedCalls(st providerstub.Stats) int { return st.OpenAI.StreamedCalls + st.Anthropic.StreamedCalls }
+
+// requireProviderStreamed ends the check as a harness failure unless the
+// request reached a provider as a stream since before: in mock mode, or
+// from a cache, the stub's behaviour says nothing about the answer.
+func requireProviderStreamed(t *testing.T, tgt *testutil.Target, before providerstub.Stats, r streamRead) {
+	t.Helper()
+	n := streamedCalls(stubStats(t, tgt)) - streamedCalls(before)
+	testutil.Require(t, n > 0, "the streamed request reached no provider as a stream (mock mode, a cache, a refusal?): %s", r)
+}
+
 // streaming is the common start of the streaming checks.
 func streaming(t *testing.T) (*testutil.Target, *testutil.Client, testutil.User) {
 	t.Helper()
@@ -128,8 +140,10 @@ func TestSEC_STRM_002_MidStreamFailureIsAnError(t *testing.T) {
 	audit.Begin(t, "SEC-STRM-002")
 	tgt, c, u := streaming(t)
 	failMidway(t, tgt)
+	before := stubStats(t, tgt)
 	r := streamAsk(t, tgt, c, u, longPrompt("mid-stream failure probe"), nil)
 	audit.Evidence(t, "every provider's stream failing after 2 deltas: -> %d; %s", r.Status, r.summary())
+	requireProviderStreamed(t, tgt, before, r)
 	if r.Status/100 != 2 || !r.EventStream() {
 		audit.NotEvaluated(t, fmt.Sprintf("the stream did not start (%d), so how a failure after its start is told cannot be judged: %s", r.Status, r))
 	}
@@ -151,8 +165,10 @@ func TestSEC_STRM_003_StreamsNotBuffered(t *testing.T) {
 	const chunkDelay = 200 * time.Millisecond
 	stubMode(t, tgt, providerstub.Mode{Provider: "all", Mode: providerstub.ModeOK, ChunkDelayMS: int(chunkDelay / time.Millisecond)})
 	minShare := check.Threshold("min_spread_share")
+	before := stubStats(t, tgt)
 	r := streamAsk(t, tgt, c, u, longPrompt("buffering probe"), nil)
 	requireStreamed(t, r, "the paced stream")
+	requireProviderStreamed(t, tgt, before, r)
 	n := len(r.deltas)
 	testutil.Require(t, n >= 4, "the answer came in %d text deltas, too few to tell pacing from buffering: %s", n, r)
 	// The provider spaced its deltas chunkDelay apart; the gateway may
@@ -215,8 +231,10 @@ func TestSEC_STRM_006_StreamsBilledWithoutUsage(t *testing.T) {
 	tgt.Applies(t, profile.UsageRoute)
 	stubMode(t, tgt, providerstub.Mode{Provider: "all", Mode: providerstub.ModeOK, OmitUsage: true})
 	before, _ := usageCounter(t, tgt, c, u)
+	stats := stubStats(t, tgt)
 	r := streamAsk(t, tgt, c, u, "unbilled stream probe "+randomSuffix(), nil)
 	requireStreamed(t, r, "the stream without usage")
+	requireProviderStreamed(t, tgt, stats, r)
 	testutil.Require(t, r.done && !r.failed, "the stream did not complete (so its billing proves nothing): %s", r)
 	after := before
 	for deadline := time.Now().Add(10 * time.Second); after <= before && time.Now().Before(deadline); {
@@ -286,7 +304,9 @@ func TestSEC_CACHE_004_FailedStreamNotCached(t *testing.T) {
 	tgt, c, u := streaming(t)
 	prompt := longPrompt("failed stream cache probe")
 	failMidway(t, tgt)
+	before := stubStats(t, tgt)
 	r := streamAsk(t, tgt, c, u, prompt, nil)
+	requireProviderStreamed(t, tgt, before, r)
 	testutil.Require(t, len(r.deltas) > 0, "the failing stream carried no text before the failure: %s", r)
 	testutil.RequireNoError(t, tgt.Stub.SetMode(t.Context(), providerstub.Mode{Provider: "all", Mode: providerstub.ModeOK}), "letting the providers recover")
 
