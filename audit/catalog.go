@@ -673,6 +673,22 @@ func Catalog() []Check {
 			Thresholds:      []Threshold{{Metric: "max_cancel_s", Default: 3, Unit: "s", Meaning: "longest a provider stream may go on after its client left"}},
 		},
 		{
+			ID: "SEC-COST-006", Section: Security, Severity: High,
+			Title:           "A request that every provider failed is not billed",
+			Action:          "Count a request in usage and budgets only when it was answered",
+			Remediation:     "Charge usage, quotas and budgets when an answer (or part of a stream) was produced; a request that every provider failed before any output costs the caller nothing. Charging failures bills users for the gateway's outages and drains budgets during incidents.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM10:2025", "LiteLLM PR #33736"},
+		},
+		{
+			ID: "SEC-COST-007", Section: Security, Severity: High,
+			Title:           "A stream the client leaves midway is still billed",
+			Action:          "Count a stream in usage when its client leaves after text was produced",
+			Remediation:     "When the client disconnects mid-stream, cancel the provider call and still charge what was produced (the request, or the tokens relayed and the prompt); a disconnect that skips billing lets anyone read most of an answer for free and leave before the end.",
+			RemediationKind: Code,
+			Refs:            []string{"OWASP LLM10:2025", "LiteLLM PR #33736"},
+		},
+		{
 			ID: "SEC-CACHE-004", Section: Security, Severity: Medium,
 			Title:           "A stream that failed midway is not cached as an answer",
 			Action:          "Cache an answer only after it completed",

@@ -61,7 +61,9 @@ func streamAsk(t *testing.T, tgt *testutil.Target, c *testutil.Client, u testuti
 }
 
 // streamedCalls counts the provider calls the stub answered as streams.
-func streamedCalls(st providerstub.Stats) int { return st.OpenAI.StreamedCalls + st.Anthropic.StreamedCalls }
+func streamedCalls(st providerstub.Stats) int {
+	return st.OpenAI.StreamedCalls + st.Anthropic.StreamedCalls
+}
 
 // requireProviderStreamed ends the check as a harness failure unless the
 // request reached a provider as a stream since before: in mock mode, or
@@ -324,4 +326,70 @@ func TestSEC_CACHE_004_FailedStreamNotCached(t *testing.T) {
 		return
 	}
 	t.Errorf("after a stream failed midway, the same question was answered without a provider call (%s): an answer was cached from a stream that never completed", again.res)
+}
+
+// usageMoved waits up to 10 s for u's usage counter to pass from, and
+// returns where it ended.
+func usageMoved(t *testing.T, tgt *testutil.Target, c *testutil.Client, u testutil.User, from float64) float64 {
+	t.Helper()
+	now := from
+	for deadline := time.Now().Add(10 * time.Second); now <= from && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		now, _ = usageCounter(t, tgt, c, u)
+	}
+	return now
+}
+
+func TestSEC_COST_006_FailedRequestsNotBilled(t *testing.T) {
+	audit.Begin(t, "SEC-COST-006")
+	tgt := use(t)
+	tgt.Applies(t, profile.UsageRoute)
+	tgt.Need(t, testutil.CapProvider)
+	c := tgt.Client(t)
+	u := tgt.RequireUser(t, c)
+	stubMode(t, tgt, providerstub.Mode{Provider: "all", Mode: providerstub.ModeFail, Status: http.StatusInternalServerError})
+	before, _ := usageCounter(t, tgt, c, u)
+	x := ask(t, tgt, c, u, tgt.Profile.OrchestrateBody("", "failed request billing probe "+randomSuffix()))
+	testutil.Require(t, x.calls > 0, "the request reached no provider (answered %d): mock mode, a cache or a refusal", x.res.Status)
+	if tgt.Succeeded(x.res) {
+		audit.NotEvaluated(t, fmt.Sprintf("every provider answered 500 and the target still answered %d: it showed no failure whose billing could be judged", x.res.Status))
+	}
+	// A control request that succeeds proves the counter moves at all, and
+	// bounds the wait for an asynchronous count of the failure.
+	testutil.RequireNoError(t, tgt.Stub.SetMode(t.Context(), providerstub.Mode{Provider: "all", Mode: providerstub.ModeOK}), "letting the providers recover")
+	mid, _ := usageCounter(t, tgt, c, u)
+	ok := askAnswered(t, tgt, c, u, tgt.Profile.OrchestrateBody("", "billing control "+randomSuffix()), "the control request")
+	after := usageMoved(t, tgt, c, u, mid)
+	audit.Evidence(t, "%s: %v before; %v after a request every provider failed (%d, %d provider calls); %v after an answered one (%d)",
+		tgt.Profile.Usage.Counter, before, mid, x.res.Status, x.calls, after, ok.res.Status)
+	if after <= mid {
+		audit.NotEvaluated(t, fmt.Sprintf("%s did not move after an answered request either, so the view does not show what a failure would cost", tgt.Profile.Usage.Counter))
+	}
+	if mid > before {
+		t.Errorf("a request that every provider failed (answered %d) moved GET %s's %s from %v to %v: failures are billed",
+			x.res.Status, tgt.Profile.Usage.Path, tgt.Profile.Usage.Counter, before, mid)
+	}
+}
+
+func TestSEC_COST_007_AbandonedStreamStillBilled(t *testing.T) {
+	audit.Begin(t, "SEC-COST-007")
+	tgt, c, u := streaming(t)
+	tgt.Applies(t, profile.UsageRoute)
+	stubMode(t, tgt, providerstub.Mode{Provider: "all", Mode: providerstub.ModeOK, ChunkDelayMS: 300})
+	inFlight := func(st providerstub.Stats) int { return st.OpenAI.InFlight + st.Anthropic.InFlight }
+	stats := stubStats(t, tgt)
+	t.Cleanup(func() { waitDrained(tgt, inFlight(stats), 15*time.Second) })
+	before, _ := usageCounter(t, tgt, c, u)
+	spec := tgt.Profile.StreamSpec()
+	r := streamAsk(t, tgt, c.ExpectNoAnswer(), u, longPrompt("abandoned stream billing probe"), func(ev testutil.SSEEvent) bool {
+		return spec.DeltaOf(ev.Data) != "" // leave once the answer has begun
+	})
+	testutil.Require(t, r.Left, "the stream ended before the client could leave it mid-answer: %s", r)
+	requireProviderStreamed(t, tgt, stats, r)
+	after := usageMoved(t, tgt, c, u, before)
+	audit.Evidence(t, "the client left a stream after its first delta: %s %v -> %v (10 s later at most)", tgt.Profile.Usage.Counter, before, after)
+	if after <= before {
+		t.Errorf("a client that read the start of a streamed answer and left left GET %s's %s at %v: leaving before the end streams for free",
+			tgt.Profile.Usage.Path, tgt.Profile.Usage.Counter, before)
+	}
 }

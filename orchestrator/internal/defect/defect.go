@@ -65,7 +65,7 @@ var All = []Name{
 	UpstreamErrorPassthrough, KeyInQuery, EncodedTokenInRedis, HTMLErrors, LLMErrorsAs200,
 	KeysListedInFull,
 	StreamBuffered, StreamErrorCleanEnd, StreamFailureAs200, StreamRetryMidway, StreamUnbilled, StreamDetached,
-	StreamPartialCached,
+	StreamPartialCached, StreamAbortUnbilled, BillFailedRequests,
 }
 
 // Streaming defects (issue 16).
@@ -77,6 +77,8 @@ const (
 	StreamUnbilled      Name = "stream-unbilled"        // a stream counts in the usage only when the provider reported usage
 	StreamDetached      Name = "stream-detached"        // a provider stream outlives the client that asked
 	StreamPartialCached Name = "stream-partial-cached"  // what a failed stream delivered is cached as the answer
+	StreamAbortUnbilled Name = "stream-abort-unbilled"  // a stream whose client left midway is not counted in the usage
+	BillFailedRequests  Name = "bill-failed-requests"   // a request every provider failed is counted in the usage
 )
 
 // Secrets that should be write-only (issue 16).

@@ -206,6 +206,9 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 					_ = s.deps.KV.Set(ctx, cacheKey, string(data), s.cfg.CacheTTL)
 				}
 			}
+			if defect.On(defect.BillFailedRequests) && failed.status != 499 {
+				s.countUsage(ctx, u.ID) // "the attempt cost us something too"
+			}
 			if failed.retryAfter > 0 {
 				retryAfter(w, failed.retryAfter)
 			}

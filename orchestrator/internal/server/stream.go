@@ -165,6 +165,7 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 		}
 		switch {
 		case failed.status == 499:
+			s.billAbandoned(ctx, u.ID, shown.Len())
 			return
 		case !out.started && !defect.On(defect.StreamFailureAs200):
 			if failed.retryAfter > 0 {
@@ -181,7 +182,8 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 		return
 	}
 	if out.failed != nil {
-		return // the client left: no answer to store or bill
+		s.billAbandoned(ctx, u.ID, shown.Len()) // the client left: no answer to store
+		return
 	}
 
 	convID := req.ConversationID
@@ -211,6 +213,15 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 	_ = out.event("", map[string]any{"done": true, "conversation_id": convID, "model": ans.Model, "provider": ans.Provider,
 		"usage": ans.Usage, "id": requestIDFrom(ctx)})
 	_ = out.event("", streamDone)
+}
+
+// billAbandoned counts a stream whose client left once text had been
+// produced for it: the provider was paid for it, and leaving must not be a
+// way to stream for free.
+func (s *Server) billAbandoned(ctx context.Context, userID string, produced int) {
+	if produced > 0 && !defect.On(defect.StreamAbortUnbilled) {
+		s.countUsage(ctx, userID)
+	}
 }
 
 // streamFailed ends a started stream with an error event.

@@ -179,6 +179,22 @@ func TestStreamClientGoneCancelsTheProvider(t *testing.T) {
 		st, err := h.stub.Stats(t.Context())
 		return err == nil && st.OpenAI.Cancelled == 1
 	}, 3*time.Second, 20*time.Millisecond, "the provider stream was cancelled")
+	require.Eventually(t, func() bool {
+		_, usage := h.do(t, "GET", "/api/v1/usage", access, nil)
+		return usage["requests"] == float64(1)
+	}, 3*time.Second, 20*time.Millisecond, "leaving midway is no free ride: the stream is counted")
+}
+
+func TestFailedRequestsAreNotCounted(t *testing.T) {
+	h := newStubHarness(t)
+	access, _ := h.login(t, "a@example.test")
+	h.mode(t, providerstub.Mode{Provider: "all", Mode: providerstub.ModeFail, Status: http.StatusInternalServerError})
+	res, _ := h.do(t, "POST", "/api/v1/orchestrate", access, ask("down"))
+	require.Equal(t, http.StatusBadGateway, res.StatusCode)
+	got := h.stream(t, t.Context(), access, ask("down too"))
+	require.Equal(t, http.StatusBadGateway, got.status)
+	_, usage := h.do(t, "GET", "/api/v1/usage", access, nil)
+	assert.EqualValues(t, 0, usage["requests"], "nothing answered, nothing counted")
 }
 
 func TestWordGuardSeesWholeWords(t *testing.T) {
