@@ -186,13 +186,19 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 		return
 	}
 
+	// The answer was produced and paid for: it is billed and stored
+	// whether or not its client is still there to read the end.
+	kept := context.WithoutCancel(ctx)
+	if ans.Usage.TotalTokens > 0 || !defect.On(defect.StreamUnbilled) {
+		s.countUsage(kept, u.ID)
+	}
 	convID := req.ConversationID
 	if convID == "" {
 		title := req.Messages[len(req.Messages)-1].Content
 		if len(title) > 60 {
 			title = title[:60]
 		}
-		c, err := s.deps.Store.CreateConversation(ctx, u.ID, title)
+		c, err := s.deps.Store.CreateConversation(kept, u.ID, title)
 		if err != nil {
 			s.streamFailed(out, r, "postgres", err)
 			return
@@ -200,15 +206,12 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 		convID = c.ID
 	}
 	last := req.Messages[len(req.Messages)-1]
-	err := s.deps.Store.AppendExchange(ctx, u.ID, convID,
+	err := s.deps.Store.AppendExchange(kept, u.ID, convID,
 		store.Message{Role: last.Role, Content: last.Content},
 		store.Message{Role: "assistant", Content: shown.String(), Model: ans.Model, Provider: ans.Provider})
 	if err != nil {
 		s.streamFailed(out, r, "postgres", err)
 		return
-	}
-	if ans.Usage.TotalTokens > 0 || !defect.On(defect.StreamUnbilled) {
-		s.countUsage(ctx, u.ID)
 	}
 	_ = out.event("", map[string]any{"done": true, "conversation_id": convID, "model": ans.Model, "provider": ans.Provider,
 		"usage": ans.Usage, "id": requestIDFrom(ctx)})
