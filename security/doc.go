@@ -26,4 +26,13 @@
 // Redis connection (not evaluated without). SEC-DISC-002 and SEC-MAP-001
 // need only the public API: the credential each route's group presents,
 // and the LLM group's response rules to tell a 2xx refusal.
+//
+// The streaming checks (SEC-STRM-*, SEC-COST-005, SEC-COST-007,
+// SEC-CACHE-004) ask for a stream as the profile says (orchestrate.stream,
+// or the openai and anthropic formats' standard; not applicable for a
+// route that does not stream), pace, cut and strip the provider stub's
+// streams, and need it to have streamed (its streamed_calls): in mock mode
+// they end as harness errors. The billing checks (SEC-STRM-006,
+// SEC-COST-006, SEC-COST-007) read the caller's usage route (usage.path and
+// usage.counter; not applicable without).
 package security
