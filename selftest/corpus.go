@@ -171,6 +171,9 @@ var Corpus = []Defect{
 
 	// Streaming (issue 16). Buffering and a detached provider stream both
 	// change when the client sees what: one area, never one stack.
+	{Name: "stream-no-end", Kind: Code, Area: "stream end", What: "a complete stream just stops, without its terminal [DONE]",
+		Sections: []string{"security"}, Severity: audit.High,
+		Expect: []string{"SEC-STRM-001"}},
 	{Name: "stream-buffered", Kind: Code, Area: "stream delivery", What: "a streamed answer is collected whole, then sent",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-STRM-003"}},

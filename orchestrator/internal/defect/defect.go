@@ -65,7 +65,7 @@ var All = []Name{
 	UpstreamErrorPassthrough, KeyInQuery, EncodedTokenInRedis, HTMLErrors, LLMErrorsAs200,
 	KeysListedInFull,
 	StreamBuffered, StreamErrorCleanEnd, StreamFailureAs200, StreamRetryMidway, StreamUnbilled, StreamDetached,
-	StreamPartialCached, StreamAbortUnbilled, BillFailedRequests,
+	StreamPartialCached, StreamAbortUnbilled, BillFailedRequests, StreamNoEnd,
 }
 
 // Streaming defects (issue 16).
@@ -79,6 +79,7 @@ const (
 	StreamPartialCached Name = "stream-partial-cached"  // what a failed stream delivered is cached as the answer
 	StreamAbortUnbilled Name = "stream-abort-unbilled"  // a stream whose client left midway is not counted in the usage
 	BillFailedRequests  Name = "bill-failed-requests"   // a request every provider failed is counted in the usage
+	StreamNoEnd         Name = "stream-no-end"          // a complete stream just stops: no [DONE]
 )
 
 // Secrets that should be write-only (issue 16).

@@ -215,7 +215,9 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 	}
 	_ = out.event("", map[string]any{"done": true, "conversation_id": convID, "model": ans.Model, "provider": ans.Provider,
 		"usage": ans.Usage, "id": requestIDFrom(ctx)})
-	_ = out.event("", streamDone)
+	if !defect.On(defect.StreamNoEnd) {
+		_ = out.event("", streamDone)
+	}
 }
 
 // billAbandoned counts a stream whose client left once text had been
