@@ -152,9 +152,7 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 	ans, failed := s.completeStream(r, model, req, maxTokens, func(delta string) error { return send(g.add(delta)) },
 		func() bool { return shown.Len() > 0 })
 	if failed == nil {
-		if err := send(g.flush()); err != nil && !defect.On(defect.StreamDetached) {
-			return
-		}
+		_ = send(g.flush()) // a client gone by now still gets billed below
 	}
 	for _, text := range held {
 		_ = out.event("", map[string]string{"delta": text})
@@ -181,11 +179,6 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 		}
 		return
 	}
-	if out.failed != nil {
-		s.billAbandoned(ctx, u.ID, shown.Len()) // the client left: no answer to store
-		return
-	}
-
 	// The answer was produced and paid for: it is billed and stored
 	// whether or not its client is still there to read the end.
 	kept := context.WithoutCancel(ctx)
