@@ -169,8 +169,10 @@ var Corpus = []Defect{
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-UPST-001"}},
 
-	// Streaming (issue 16). Buffering and a detached provider stream both
-	// change when the client sees what: one area, never one stack.
+	// Streaming (issue 16). Buffering, a detached provider stream and an
+	// abandoned stream's billing all hang on when the client leaves
+	// relative to the provider's end (a stream read to its end is billed
+	// as complete): one area, never one stack.
 	{Name: "stream-no-end", Kind: Code, Area: "stream end", What: "a complete stream just stops, without its terminal [DONE]",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-STRM-001"}},
@@ -194,7 +196,7 @@ var Corpus = []Defect{
 	{Name: "stream-detached", Kind: Code, Area: "stream delivery", What: "a provider stream is read to its end after the client left",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-COST-005"}},
-	{Name: "stream-abort-unbilled", Kind: Code, Area: "abandoned stream billing", What: "a stream whose client left midway is not counted in the usage",
+	{Name: "stream-abort-unbilled", Kind: Code, Area: "stream delivery", What: "a stream whose client left midway is not counted in the usage",
 		Sections: []string{"security"}, Severity: audit.High,
 		Expect: []string{"SEC-COST-007"}},
 	{Name: "bill-failed-requests", Kind: Code, Area: "failure billing", What: "a request that every provider failed is counted in the usage",
