@@ -186,33 +186,13 @@ func (a Anthropic) Complete(ctx context.Context, req Request) (Response, error) 
 const maxAnswer = 4 << 20
 
 func post(ctx context.Context, hc *http.Client, url, requestID string, headers map[string]string, in, out any) error {
-	data, err := json.Marshal(in)
+	req, err := newRequest(ctx, url, requestID, headers, in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
-	if err != nil {
-		return errors.New("build provider request")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if requestID != "" {
-		req.Header.Set("X-Request-ID", requestID)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
 	res, err := hc.Do(req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-			return ErrTimeout
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if defect.On(defect.UpstreamErrorPassthrough) {
-			return err // Go's *url.Error: method, URL and the socket error
-		}
-		return errors.New("provider unreachable")
+		return classify(ctx, err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
@@ -223,16 +203,56 @@ func post(ctx context.Context, hc *http.Client, url, requestID string, headers m
 		return errors.New("provider answer cut off")
 	}
 	if res.StatusCode != http.StatusOK {
-		se := &StatusError{Status: res.StatusCode, RetryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
-		if defect.On(defect.UpstreamErrorPassthrough) {
-			se.Detail = fmt.Sprintf("%s answered %d: %s", url, res.StatusCode, bytes.TrimSpace(body))
-		}
-		return se
+		return statusError(url, res, body)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return errors.New("provider answer is not valid JSON")
 	}
 	return nil
+}
+
+// newRequest builds a provider call: in as the JSON body, the request ID
+// and the provider's headers.
+func newRequest(ctx context.Context, url, requestID string, headers map[string]string, in any) (*http.Request, error) {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
+	if err != nil {
+		return nil, errors.New("build provider request")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if requestID != "" {
+		req.Header.Set("X-Request-ID", requestID)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	return req, nil
+}
+
+// classify turns a transport error into what the orchestrator may know.
+func classify(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		return ErrTimeout
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if defect.On(defect.UpstreamErrorPassthrough) {
+		return err // Go's *url.Error: method, URL and the socket error
+	}
+	return errors.New("provider unreachable")
+}
+
+// statusError is a provider's answer other than 200, body its start.
+func statusError(url string, res *http.Response, body []byte) *StatusError {
+	se := &StatusError{Status: res.StatusCode, RetryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
+	if defect.On(defect.UpstreamErrorPassthrough) {
+		se.Detail = fmt.Sprintf("%s answered %d: %s", url, res.StatusCode, bytes.TrimSpace(body))
+	}
+	return se
 }
 
 func isTimeout(err error) bool {

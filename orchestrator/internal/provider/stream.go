@@ -6,13 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"time"
-
-	"github.com/mvpaudit/mvpaudit/orchestrator/internal/defect"
 )
 
 // Streamer is a provider that can answer as a stream of text deltas.
@@ -164,22 +160,11 @@ const maxStreamLine = 1 << 20
 // classified as post's are; an answer other than 200 is read whole.
 func postStream(ctx context.Context, hc *http.Client, url, requestID string, headers map[string]string, in any,
 	onEvent func(name string, data []byte) error) error {
-	data, err := json.Marshal(in)
+	req, err := newRequest(ctx, url, requestID, headers, in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(data))
-	if err != nil {
-		return errors.New("build provider request")
-	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
-	if requestID != "" {
-		req.Header.Set("X-Request-ID", requestID)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
 	res, err := hc.Do(req)
 	if err != nil {
 		return classify(ctx, err)
@@ -187,11 +172,7 @@ func postStream(ctx context.Context, hc *http.Client, url, requestID string, hea
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
-		se := &StatusError{Status: res.StatusCode, RetryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}
-		if defect.On(defect.UpstreamErrorPassthrough) {
-			se.Detail = fmt.Sprintf("%s answered %d: %s", url, res.StatusCode, bytes.TrimSpace(body))
-		}
-		return se
+		return statusError(url, res, body)
 	}
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), maxStreamLine)
@@ -225,18 +206,4 @@ func postStream(ctx context.Context, hc *http.Client, url, requestID string, hea
 		return onEvent(name, payload)
 	}
 	return nil
-}
-
-// classify turns a transport error into what the orchestrator may know.
-func classify(ctx context.Context, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		return ErrTimeout
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if defect.On(defect.UpstreamErrorPassthrough) {
-		return err
-	}
-	return errors.New("provider unreachable")
 }

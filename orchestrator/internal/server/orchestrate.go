@@ -226,23 +226,7 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	convID := req.ConversationID
-	if convID == "" {
-		title := req.Messages[len(req.Messages)-1].Content
-		if len(title) > 60 {
-			title = title[:60]
-		}
-		c, err := s.deps.Store.CreateConversation(ctx, u.ID, title)
-		if err != nil {
-			s.dependencyDown(w, r, "postgres", err)
-			return
-		}
-		convID = c.ID
-	}
-	last := req.Messages[len(req.Messages)-1]
-	err = s.deps.Store.AppendExchange(ctx, u.ID, convID,
-		store.Message{Role: last.Role, Content: last.Content},
-		store.Message{Role: "assistant", Content: kept.Content, Model: kept.Model, Provider: kept.Provider})
+	convID, err := s.storeExchange(ctx, u.ID, req, kept)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, r, http.StatusNotFound, "not_found", "conversation not found")
 		return
@@ -256,6 +240,28 @@ func (s *Server) orchestrate(w http.ResponseWriter, r *http.Request) {
 		"id": requestIDFrom(ctx), "conversation_id": convID, "model": ans.Model, "provider": ans.Provider,
 		"content": ans.Content, "usage": ans.Usage, "cached": cached,
 	})
+}
+
+// storeExchange keeps the request's last message and the answer in the
+// request's conversation, or in a new one titled after the message; it
+// returns the conversation's id.
+func (s *Server) storeExchange(ctx context.Context, userID string, req orchestrateRequest, a answer) (string, error) {
+	last := req.Messages[len(req.Messages)-1]
+	convID := req.ConversationID
+	if convID == "" {
+		title := last.Content
+		if len(title) > 60 {
+			title = title[:60]
+		}
+		c, err := s.deps.Store.CreateConversation(ctx, userID, title)
+		if err != nil {
+			return "", err
+		}
+		convID = c.ID
+	}
+	return convID, s.deps.Store.AppendExchange(ctx, userID, convID,
+		store.Message{Role: last.Role, Content: last.Content},
+		store.Message{Role: "assistant", Content: a.Content, Model: a.Model, Provider: a.Provider})
 }
 
 // completionFailure is how orchestrate answers when no provider answered.

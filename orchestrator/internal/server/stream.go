@@ -185,23 +185,8 @@ func (s *Server) orchestrateStream(w http.ResponseWriter, r *http.Request, u sto
 	if ans.Usage.TotalTokens > 0 || !defect.On(defect.StreamUnbilled) {
 		s.countUsage(kept, u.ID)
 	}
-	convID := req.ConversationID
-	if convID == "" {
-		title := req.Messages[len(req.Messages)-1].Content
-		if len(title) > 60 {
-			title = title[:60]
-		}
-		c, err := s.deps.Store.CreateConversation(kept, u.ID, title)
-		if err != nil {
-			s.streamFailed(out, r, "postgres", err)
-			return
-		}
-		convID = c.ID
-	}
-	last := req.Messages[len(req.Messages)-1]
-	err := s.deps.Store.AppendExchange(kept, u.ID, convID,
-		store.Message{Role: last.Role, Content: last.Content},
-		store.Message{Role: "assistant", Content: shown.String(), Model: ans.Model, Provider: ans.Provider})
+	ans.Content = shown.String() // what the client was sent, guarded
+	convID, err := s.storeExchange(kept, u.ID, req, ans)
 	if err != nil {
 		s.streamFailed(out, r, "postgres", err)
 		return
