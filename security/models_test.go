@@ -207,11 +207,7 @@ func TestSEC_TENANT_001_UsageScopedToCaller(t *testing.T) {
 
 	// A usage view may be updated asynchronously: wait for the caller's own
 	// view to move, which proves the request was counted at all.
-	aAfter := aBefore
-	for deadline := time.Now().Add(10 * time.Second); aAfter <= aBefore && time.Now().Before(deadline); {
-		time.Sleep(250 * time.Millisecond)
-		aAfter, _ = usageCounter(t, tgt, c, a)
-	}
+	aAfter := usageMoved(t, tgt, c, a, aBefore)
 	if aAfter <= aBefore {
 		audit.NotEvaluated(t, fmt.Sprintf("GET %s: the first user's own %s stayed at %v after an answered request, so the view does not count requests (or not within 10 s) and another user's view proves nothing",
 			usagePath, tgt.Profile.Usage.Counter, aBefore))

@@ -240,13 +240,7 @@ func TestSEC_STRM_006_StreamsBilledWithoutUsage(t *testing.T) {
 	// No error is enough: whether the stream says it is complete is
 	// SEC-STRM-001's to judge.
 	testutil.Require(t, !r.failed, "the stream failed (so its billing proves nothing): %s", r)
-	after := before
-	for deadline := time.Now().Add(10 * time.Second); after <= before && time.Now().Before(deadline); {
-		after, _ = usageCounter(t, tgt, c, u)
-		if after <= before {
-			time.Sleep(250 * time.Millisecond)
-		}
-	}
+	after := usageMoved(t, tgt, c, u, before)
 	audit.Evidence(t, "a complete stream whose provider sent no usage: %s %v -> %v", tgt.Profile.Usage.Counter, before, after)
 	if after <= before {
 		t.Errorf("a complete streamed answer (%d bytes) whose provider reported no usage left GET %s's %s at %v (10 s later): streams without a usage chunk are free",
