@@ -47,8 +47,13 @@ type Options struct {
 	// with -overlay).
 	GoTestArgs []string
 	// GoCommand is the go command to run ("" for "go"); tests put a
-	// stand-in there.
+	// stand-in there, which runs the sections as go test does, without
+	// test binaries built beforehand.
 	GoCommand string
+	// Tests are the sections' test binaries, built for these GoTestArgs
+	// (the self-test builds once for all its audits). Nil: the run builds
+	// its own while the stack starts.
+	Tests *TestBinaries
 	// StackOptions change how the stack is started (labels).
 	StackOptions []testutil.StackOption
 	// SkipPreflight leaves out the proof that the profile describes the
@@ -125,6 +130,21 @@ func run(ctx context.Context, o Options) (Info, error) {
 		return info, fmt.Errorf("the runner needs the mvpaudit source tree: %w", err)
 	}
 
+	tests := o.Tests
+	var built chan *TestBinaries // the run's own build, under way
+	if tests == nil && o.GoCommand == "" {
+		built = make(chan *TestBinaries, 1)
+		buildCtx, cancelBuild := context.WithCancel(ctx)
+		defer cancelBuild()
+		go func() { built <- buildOwnTests(buildCtx, root, sections, o.GoTestArgs, logf) }()
+		defer func() {
+			cancelBuild()
+			if b := <-built; b != nil {
+				_ = b.Remove()
+			}
+		}()
+	}
+
 	env := os.Environ()
 	var ours map[testutil.Service]*testutil.Container // the stack this run started
 	var descriptor *testutil.Descriptor               // nil for an external target
@@ -189,15 +209,19 @@ func run(ctx context.Context, o Options) (Info, error) {
 	if err != nil {
 		return info, err
 	}
-	logf("running %s", strings.Join(sections, ", "))
 	started := time.Now()
-	err = goTest(ctx, o, root, env, timeout, main)
+	if built != nil {
+		tests = <-built
+		built <- tests // for the deferred removal
+	}
+	logf("running %s", strings.Join(sections, ", "))
+	err = goTest(ctx, o, tests, root, env, timeout, main)
 	if len(final.packages) > 0 && err == nil && ctx.Err() == nil {
 		// What is left of the bound; a run cut by it leaves the final
 		// checks out, and the report calls them missing.
 		if left := timeout - time.Since(started); left >= minFinalTimeout {
 			logf("running the final checks of %s", strings.Join(final.packages, ", "))
-			err = goTest(ctx, o, root, env, left, final)
+			err = goTest(ctx, o, tests, root, env, left, final)
 		}
 	}
 	info.Sections = time.Since(started)
@@ -211,6 +235,25 @@ func run(ctx context.Context, o Options) (Info, error) {
 		return info, err
 	}
 	return info, nil
+}
+
+// buildOwnTests builds a run's test binaries in a directory of its own
+// (nil when the build could not be attempted: go test then builds them).
+func buildOwnTests(ctx context.Context, root string, sections, buildFlags []string, logf func(string, ...any)) *TestBinaries {
+	dir, err := os.MkdirTemp("", "mvpaudit-tests-")
+	if err != nil {
+		logf("note: the sections are built by go test: %v", err)
+		return nil
+	}
+	b, err := BuildTests(ctx, root, dir, sections, buildFlags)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		if ctx.Err() == nil {
+			logf("note: the sections are built by go test: %v", err)
+		}
+		return nil
+	}
+	return b
 }
 
 // minFinalTimeout is the least time worth giving the final phase.
@@ -258,7 +301,31 @@ func phases(sections []string, run string) (main, final invocation, err error) {
 
 // goTest runs one invocation of the sections, its stream to o.Stream. The
 // go test exit status is not an error.
-func goTest(ctx context.Context, o Options, root string, env []string, timeout time.Duration, inv invocation) error {
+func goTest(ctx context.Context, o Options, tests *TestBinaries, root string, env []string, timeout time.Duration, inv invocation) error {
+	if tests == nil {
+		return goTestCommand(ctx, o, root, env, timeout, inv, inv.packages)
+	}
+	// One section at a time, in order, as go test -p 1 runs them; go test
+	// has a binary's timeout start when the binary does.
+	for _, section := range inv.packages {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !tests.Has(section) {
+			if err := goTestCommand(ctx, o, root, env, timeout, inv, []string{section}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := tests.run(ctx, root, section, env, o.Stream, timeout, inv); err != nil {
+			return fmt.Errorf("%s: %w", section, err)
+		}
+	}
+	return nil
+}
+
+// goTestCommand runs go test -json on the packages.
+func goTestCommand(ctx context.Context, o Options, root string, env []string, timeout time.Duration, inv invocation, packages []string) error {
 	args := []string{"test", "-json", "-count=1", "-p", "1", "-timeout", timeout.Round(time.Second).String()}
 	if inv.run != "" {
 		args = append(args, "-run", inv.run)
@@ -267,7 +334,7 @@ func goTest(ctx context.Context, o Options, root string, env []string, timeout t
 		args = append(args, "-skip", inv.skip)
 	}
 	args = append(args, o.GoTestArgs...)
-	for _, s := range inv.packages {
+	for _, s := range packages {
 		args = append(args, "./"+s)
 	}
 	goCmd := o.GoCommand
@@ -276,13 +343,23 @@ func goTest(ctx context.Context, o Options, root string, env []string, timeout t
 	}
 	cmd := exec.CommandContext(ctx, goCmd, args...)
 	cmd.Dir = root
+	if err := runGroup(ctx, cmd, env, o.Stream); err != nil {
+		return fmt.Errorf("go test: %w", err)
+	}
+	return nil
+}
+
+// runGroup runs cmd, its standard output to stream, in a process group of
+// its own: a cancel (SIGINT to mvpaudit, which is all a CI system sends)
+// reaches go test or test2json and the test binary at once, not only the
+// first. Whatever is left after waitDelay is killed. A non-zero exit is not
+// an error: failing checks are the report's business.
+func runGroup(ctx context.Context, cmd *exec.Cmd, env []string, stream io.Writer) error {
 	cmd.Env = env
-	cmd.Stdout = o.Stream
-	cmd.Stderr = os.Stderr
-	// go test and the test binaries it starts form their own process group:
-	// a cancel (SIGINT to mvpaudit, which is all a CI system sends) reaches
-	// every one of them at once, not only go test. Whatever is left after
-	// WaitDelay is killed.
+	cmd.Stdout = stream
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
 	cmd.WaitDelay = waitDelay
@@ -292,7 +369,7 @@ func goTest(ctx context.Context, o Options, root string, env []string, timeout t
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {
-		return fmt.Errorf("go test: %w", err)
+		return err
 	}
 	return nil
 }

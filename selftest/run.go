@@ -103,8 +103,10 @@ func WriteEnvFile(dir, name, base string, changes map[string]string) (string, er
 
 // Run audits the variant through the real runner (its own stack, the
 // sections as `go test -json` children) and evaluates the stream with the
-// report package against the catalog of the sections that ran.
-func Run(ctx context.Context, v Variant, dir string, log io.Writer) (Outcome, error) {
+// report package against the catalog of the sections that ran. tests are
+// the section binaries built once for every variant without GoTestArgs
+// (nil: the runner builds its own).
+func Run(ctx context.Context, v Variant, tests *runner.TestBinaries, dir string, log io.Writer) (Outcome, error) {
 	root, err := testutil.ModuleRoot()
 	if err != nil {
 		return Outcome{}, err
@@ -135,8 +137,11 @@ func Run(ctx context.Context, v Variant, dir string, log io.Writer) (Outcome, er
 	if v.During != nil {
 		go v.During(runCtx, label)
 	}
+	if len(v.GoTestArgs) > 0 {
+		tests = nil // built with other flags
+	}
 	started := time.Now()
-	info, runErr := runner.Run(runCtx, runner.Options{
+	info, runErr := runner.Run(runCtx, runner.Options{Tests: tests,
 		Config: cfg, Sections: v.Sections, Stream: &stream, Log: log, Timeout: v.Timeout,
 		GoTestArgs: v.GoTestArgs, StackOptions: []testutil.StackOption{testutil.WithLabel(SelftestLabel, label)},
 	})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mvpaudit/mvpaudit/audit"
 	"github.com/mvpaudit/mvpaudit/report"
+	"github.com/mvpaudit/mvpaudit/runner"
 	"github.com/mvpaudit/mvpaudit/testutil"
 )
 
@@ -158,6 +159,12 @@ func TestSelftest(t *testing.T) {
 		}})
 	}
 	slices.SortStableFunc(jobs, func(a, b stackJob) int { return cmp.Compare(b.estimate(), a.estimate()) })
+	// One build of the sections for every audit: go test would link each
+	// section's binary again for each of them.
+	root, err := testutil.ModuleRoot()
+	require.NoError(t, err)
+	tests, err := runner.BuildTests(t.Context(), root, t.TempDir(), runner.Sections, nil)
+	require.NoError(t, err)
 	t.Run("stacks", func(t *testing.T) {
 		var order startOrder
 		for _, j := range jobs {
@@ -165,7 +172,7 @@ func TestSelftest(t *testing.T) {
 				turn := order.join(j.weight())
 				t.Parallel()
 				defer order.wait(turn)()
-				o, err := Run(context.Background(), j.variant, dir, logWriter{t})
+				o, err := Run(context.Background(), j.variant, tests, dir, logWriter{t})
 				require.NoError(t, err)
 				j.judge(t, o)
 			})
