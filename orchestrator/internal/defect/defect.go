@@ -63,7 +63,7 @@ var All = []Name{
 	WeakPasswordHash, LoginLimitTrustsXFF, AppendAnyConversation, NoBodyLimit,
 	ModelPassthrough, UsageUnscoped, RateLimitRace,
 	UpstreamErrorPassthrough, KeyInQuery, EncodedTokenInRedis, HTMLErrors, LLMErrorsAs200,
-	KeysListedInFull,
+	KeysListedInFull, AdminStatsProviders,
 	StreamBuffered, StreamErrorCleanEnd, StreamFailureAs200, StreamRetryMidway, StreamUnbilled, StreamDetached,
 	StreamPartialCached, StreamAbortUnbilled, BillFailedRequests, StreamNoEnd,
 }
@@ -84,7 +84,8 @@ const (
 
 // Secrets that should be write-only (issue 16).
 const (
-	KeysListedInFull Name = "keys-listed-in-full" // API keys are stored raw and listed in full to their owner
+	KeysListedInFull    Name = "keys-listed-in-full"   // API keys are stored raw and listed in full to their owner
+	AdminStatsProviders Name = "admin-stats-providers" // the admin statistics carry each provider's base URL and key
 )
 
 // Model access and consumption under concurrency defects (issue 16).

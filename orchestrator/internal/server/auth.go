@@ -391,6 +391,16 @@ func (s *Server) adminStats(w http.ResponseWriter, r *http.Request) {
 		s.dependencyDown(w, r, "postgres", err)
 		return
 	}
+	if defect.On(defect.AdminStatsProviders) {
+		// The configuration as it is loaded, handy for an operator and
+		// readable by every admin and every tool that logs answers.
+		writeJSON(w, http.StatusOK, map[string]any{"users": users, "conversations": convs, "messages": msgs,
+			"providers": []map[string]string{
+				{"name": "openai", "base_url": s.cfg.OpenAIBaseURL, "api_key": s.cfg.OpenAIAPIKey},
+				{"name": "anthropic", "base_url": s.cfg.AnthropicBaseURL, "api_key": s.cfg.AnthropicAPIKey},
+			}})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]int64{"users": users, "conversations": convs, "messages": msgs})
 }
 
