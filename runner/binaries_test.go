@@ -63,8 +63,8 @@ func TestBinariesStreamAsGoTestDoes(t *testing.T) {
 		t.Run(s[len(fixtures):], func(t *testing.T) {
 			inv := invocation{packages: []string{s}}
 			var viaGo, viaBinary bytes.Buffer
-			require.NoError(t, goTest(t.Context(), Options{Stream: &viaGo, GoTestArgs: build}, nil, root, os.Environ(), time.Second, inv))
-			require.NoError(t, goTest(t.Context(), Options{Stream: &viaBinary, GoTestArgs: build}, tests, root, os.Environ(), time.Second, inv))
+			require.NoError(t, goTest(t.Context(), Options{Stream: &viaGo, GoTestArgs: build}, nil, nil, root, os.Environ(), time.Second, inv))
+			require.NoError(t, goTest(t.Context(), Options{Stream: &viaBinary, GoTestArgs: build}, tests, nil, root, os.Environ(), time.Second, inv))
 			want, got := summarise(t, viaGo.Bytes()), summarise(t, viaBinary.Bytes())
 			require.NotEmpty(t, want)
 			assert.Equal(t, slices.Sorted(maps.Keys(want)), slices.Sorted(maps.Keys(got)))

@@ -191,12 +191,15 @@ func run(ctx context.Context, o Options) (Info, error) {
 		// run was given it (not from whatever the environment says).
 		env = append(env, "AUDIT_PROFILE="+o.Config.Profile)
 	}
+	var guard *readyGuard
 	if !o.SkipPreflight {
 		started := time.Now()
-		pool, err := preflight(ctx, o.Config, descriptor, logf)
+		pool, tgt, err := preflight(ctx, o.Config, descriptor, logf)
 		if err != nil {
 			return info, err
 		}
+		defer tgt.Close()
+		guard = guardOf(tgt, logf)
 		env = append(env, testutil.PoolEnv+"="+pool)
 		info.Preflight = time.Since(started)
 	}
@@ -215,17 +218,21 @@ func run(ctx context.Context, o Options) (Info, error) {
 		built <- tests // for the deferred removal
 	}
 	logf("running %s", strings.Join(sections, ", "))
-	err = goTest(ctx, o, tests, root, env, timeout, main)
+	err = goTest(ctx, o, tests, guard, root, env, timeout, main)
 	if len(final.packages) > 0 && err == nil && ctx.Err() == nil {
 		// What is left of the bound; a run cut by it leaves the final
 		// checks out, and the report calls them missing.
 		if left := timeout - time.Since(started); left >= minFinalTimeout {
 			logf("running the final checks of %s", strings.Join(final.packages, ", "))
-			err = goTest(ctx, o, tests, root, env, left, final)
+			final.final = true
+			err = goTest(ctx, o, tests, guard, root, env, left, final)
 		}
 	}
 	info.Sections = time.Since(started)
 	info.End = time.Now().UTC()
+	if guard != nil {
+		info.Problems = append(info.Problems, guard.problems...)
+	}
 	if ours != nil {
 		// A dependency that died mid-run makes every later check's
 		// evidence worthless, pass or fail.
@@ -264,6 +271,15 @@ const minFinalTimeout = 10 * time.Second
 type invocation struct {
 	packages  []string
 	run, skip string
+	final     bool // the final phase
+}
+
+// label names a section of the invocation for the run's log and problems.
+func (inv invocation) label(section string) string {
+	if inv.final {
+		return "the final checks of " + section
+	}
+	return "the " + section + " section"
 }
 
 // phases splits the run in two go test invocations: every selected check
@@ -301,8 +317,13 @@ func phases(sections []string, run string) (main, final invocation, err error) {
 
 // goTest runs one invocation of the sections, its stream to o.Stream. The
 // go test exit status is not an error.
-func goTest(ctx context.Context, o Options, tests *TestBinaries, root string, env []string, timeout time.Duration, inv invocation) error {
+//
+// The guard (nil without a preflight) holds each section until the target
+// serves; go test running every section at once can be held only before
+// its first.
+func goTest(ctx context.Context, o Options, tests *TestBinaries, guard *readyGuard, root string, env []string, timeout time.Duration, inv invocation) error {
 	if tests == nil {
+		guard.before(ctx, inv.label(inv.packages[0]))
 		return goTestCommand(ctx, o, root, env, timeout, inv, inv.packages)
 	}
 	// One section at a time, in order, as go test -p 1 runs them; go test
@@ -311,6 +332,7 @@ func goTest(ctx context.Context, o Options, tests *TestBinaries, root string, en
 		if ctx.Err() != nil {
 			return nil
 		}
+		guard.before(ctx, inv.label(section))
 		if !tests.Has(section) {
 			if err := goTestCommand(ctx, o, root, env, timeout, inv, []string{section}); err != nil {
 				return err
@@ -378,7 +400,10 @@ func runGroup(ctx context.Context, cmd *exec.Cmd, env []string, stream io.Writer
 // a profile that cannot log in would make every check say something untrue.
 // It then registers the run's identities once, for every section to share
 // (returned for testutil.PoolEnv).
-func preflight(ctx context.Context, cfg testutil.Config, d *testutil.Descriptor, logf func(string, ...any)) (string, error) {
+//
+// The target it returns (the caller closes it) is the run's view of the
+// target between sections.
+func preflight(ctx context.Context, cfg testutil.Config, d *testutil.Descriptor, logf func(string, ...any)) (string, *testutil.Target, error) {
 	var tgt *testutil.Target
 	var err error
 	if d != nil {
@@ -387,20 +412,36 @@ func preflight(ctx context.Context, cfg testutil.Config, d *testutil.Descriptor,
 		tgt, err = testutil.External(ctx, cfg)
 	}
 	if err != nil {
-		return "", fmt.Errorf("preflight: %w", err)
+		return "", nil, fmt.Errorf("preflight: %w", err)
 	}
-	defer tgt.Close()
 	if err := tgt.Preflight(ctx, testutil.PreflightOptions{Log: logf}); err != nil {
-		return "", err
+		tgt.Close()
+		return "", nil, err
 	}
 	pool, err := tgt.EncodePool(ctx)
 	if err != nil {
 		// The preflight's own identity logged in: what fails here is
 		// the target's, and the checks will say so.
 		logf("preflight: note: the run's identities: %v (each section registers its own)", err)
-		return "", nil
+		return "", tgt, nil
 	}
-	return pool, nil
+	return pool, tgt, nil
+}
+
+// guardOf is the ready guard of a run whose preflight gave tgt.
+func guardOf(tgt *testutil.Target, logf func(string, ...any)) *readyGuard {
+	c := tgt.Client(nil)
+	path := tgt.Profile.ReadyPath()
+	return &readyGuard{path: path, window: recoveryWindow, poll: 500 * time.Millisecond, logf: logf,
+		probe: func(ctx context.Context) (int, error) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			res, err := c.Get(ctx, path, "")
+			if err != nil {
+				return 0, err
+			}
+			return res.Status, nil
+		}}
 }
 
 // waitDelay bounds how long an interrupted go test may take to end.
