@@ -436,6 +436,9 @@ func guardOf(tgt *testutil.Target, logf func(string, ...any)) *readyGuard {
 		probe: func(ctx context.Context) (int, error) {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
+			// The section before may have restarted the target's
+			// container, which then listens on another host port.
+			tgt.Reresolve()
 			res, err := c.Get(ctx, path, "")
 			if err != nil {
 				return 0, err

@@ -101,6 +101,15 @@ func (t *Target) BaseURL(ctx context.Context) (string, error) {
 	return t.baseURL, nil
 }
 
+// Reresolve forgets the containers' published addresses, read again at
+// their next use: a container another process restarted (a section's
+// check) comes back on another host port.
+func (t *Target) Reresolve() {
+	for _, c := range t.containers {
+		c.forgetAddr()
+	}
+}
+
 // Container returns control of one container, or an error when the target
 // is not a stack this process may control.
 func (t *Target) Container(s Service) (*Container, error) {
