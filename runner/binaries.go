@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -116,9 +115,8 @@ func (b *TestBinaries) run(ctx context.Context, root, section string, env []stri
 	started := time.Now()
 	runErr := runGroup(bounded, test, env, out)
 	took := fmt.Sprintf("%.3fs", time.Since(started).Seconds())
-	var exitErr *exec.ExitError
-	switch {
-	case runErr != nil && !errors.As(runErr, &exitErr):
+	switch { // runGroup's error is never the binary's exit status
+	case runErr != nil:
 		fmt.Fprintf(in, "%s\n", runErr)
 	case test.ProcessState == nil:
 	case test.ProcessState.Success():
@@ -139,10 +137,7 @@ func (b *TestBinaries) run(ctx context.Context, root, section string, env []stri
 	if err := conv.Wait(); err != nil {
 		return fmt.Errorf("test2json: %w", err)
 	}
-	if runErr != nil && !errors.As(runErr, &exitErr) {
-		return runErr
-	}
-	return nil
+	return runErr
 }
 
 // lastByte passes a binary's output on and remembers whether it ended a

@@ -7,9 +7,8 @@ import (
 )
 
 // recoveryWindow is how long the target gets, between two sections, to
-// serve its readiness route again after the section before it: a restart
-// of the database takes seconds here; a target still down after this was
-// left degraded.
+// serve its readiness route again after the section before it; a target
+// still down after this was left degraded.
 const recoveryWindow = 30 * time.Second
 
 // readyGuard lets a section start only on a target that serves. A
@@ -46,8 +45,8 @@ func (g *readyGuard) before(ctx context.Context, next string) {
 		status, err := g.probe(ctx)
 		switch {
 		case err == nil && status/100 == 2:
-			if waited := time.Since(started); seen != "" {
-				g.logf("the target serves again after %.1fs (GET %s answered %s when %s ended)", waited.Seconds(), g.path, seen, prev)
+			if seen != "" {
+				g.logf("the target serves again after %.1fs (GET %s answered %s when %s ended)", time.Since(started).Seconds(), g.path, seen, prev)
 			}
 			return
 		case err != nil:

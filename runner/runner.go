@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -130,16 +131,17 @@ func run(ctx context.Context, o Options) (Info, error) {
 		return info, fmt.Errorf("the runner needs the mvpaudit source tree: %w", err)
 	}
 
-	tests := o.Tests
-	var built chan *TestBinaries // the run's own build, under way
-	if tests == nil && o.GoCommand == "" {
-		built = make(chan *TestBinaries, 1)
+	// The run's own build, under way while the stack starts; waiting for
+	// it gives the binaries (nil: go test builds the sections).
+	ownTests := func() *TestBinaries { return o.Tests }
+	if o.Tests == nil && o.GoCommand == "" {
+		built := make(chan *TestBinaries, 1)
 		buildCtx, cancelBuild := context.WithCancel(ctx)
-		defer cancelBuild()
 		go func() { built <- buildOwnTests(buildCtx, root, sections, o.GoTestArgs, logf) }()
+		ownTests = sync.OnceValue(func() *TestBinaries { return <-built })
 		defer func() {
 			cancelBuild()
-			if b := <-built; b != nil {
+			if b := ownTests(); b != nil {
 				_ = b.Remove()
 			}
 		}()
@@ -213,10 +215,7 @@ func run(ctx context.Context, o Options) (Info, error) {
 		return info, err
 	}
 	started := time.Now()
-	if built != nil {
-		tests = <-built
-		built <- tests // for the deferred removal
-	}
+	tests := ownTests()
 	logf("running %s", strings.Join(sections, ", "))
 	err = goTest(ctx, o, tests, guard, root, env, timeout, main)
 	if len(final.packages) > 0 && err == nil && ctx.Err() == nil {
