@@ -291,3 +291,33 @@ func (d Defect) Variant() Variant {
 func SortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+// UnderDialect is the code corpus planted in the reference reshaped as a
+// dialect: each code defect once, in the dialect's own variant where the
+// corpus has one, else the native defect under the dialect. A check the
+// dialect lacks cannot catch anything there, so it leaves the defect's
+// expectations; a defect left with none is not plantable and comes back
+// in skipped, with the checks it needed.
+func UnderDialect(corpus []Defect, dialect string, notApplicable []string) (planted []Defect, skipped map[string][]string) {
+	skipped = map[string][]string{}
+	own := map[string]bool{}
+	for _, d := range corpus {
+		if d.Kind == Code && d.Dialect == dialect {
+			own[d.Name] = true
+		}
+	}
+	for _, d := range corpus {
+		if d.Kind != Code || d.Dialect != dialect && (d.Dialect != "" || own[d.Name]) {
+			continue
+		}
+		needed := d.Expect
+		d.Dialect = dialect
+		d.Expect = slices.DeleteFunc(slices.Clone(d.Expect), func(id string) bool { return slices.Contains(notApplicable, id) })
+		if len(d.Expect) == 0 {
+			skipped[d.Name] = needed
+			continue
+		}
+		planted = append(planted, d)
+	}
+	return planted, skipped
+}

@@ -39,3 +39,21 @@ func TestWriteEnvFileChangesInPlace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "# APP_ENV=commented\nAPP_ENV=development\nJWT_SECRET=y\nKEEP=1\nNEW=z\n", string(got))
 }
+
+func TestUnderDialectPlantsEachCodeDefectOnce(t *testing.T) {
+	corpus := []Defect{
+		{Name: "a", Kind: Code, Expect: []string{"X-1", "NA-1"}},
+		{Name: "b", Kind: Code, Expect: []string{"X-2"}},
+		{Name: "b", Kind: Code, Dialect: "d", Expect: []string{"X-3"}},
+		{Name: "c", Kind: Code, Expect: []string{"NA-1"}},
+		{Name: "e", Kind: Code, Dialect: "other", Expect: []string{"X-4"}},
+		{Name: "s", Kind: Configuration, Expect: []string{"X-5"}},
+	}
+	planted, skipped := UnderDialect(corpus, "d", []string{"NA-1"})
+	assert.Equal(t, []Defect{
+		{Name: "a", Kind: Code, Dialect: "d", Expect: []string{"X-1"}},
+		{Name: "b", Kind: Code, Dialect: "d", Expect: []string{"X-3"}},
+	}, planted)
+	assert.Equal(t, map[string][]string{"c": {"NA-1"}}, skipped)
+	assert.Equal(t, []string{"X-1", "NA-1"}, corpus[0].Expect, "the corpus is left as it was")
+}

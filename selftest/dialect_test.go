@@ -16,14 +16,16 @@ import (
 // proof that the checks follow the profile, not the reference's native
 // shape. NotApplicable is what each dialect lacks; every other check must
 // pass, as on the native build.
-var Dialects = []struct {
-	Name          string
-	Profile       string
-	NotApplicable []string
-}{
+var Dialects = []dialectCase{
 	{"nested-jwt", "testutil/profiles/nested-jwt.yaml", []string{"SEC-JWT-013"}},
 	{"cookie-keys", "testutil/profiles/cookie-keys.yaml", []string{"FUN-AUTH-003", "SEC-JWT-011", "SEC-JWT-014"}},
 	{"enveloped", "testutil/profiles/enveloped.yaml", []string{"FUN-AUTH-003", "SEC-JWT-011", "SEC-JWT-014"}},
+}
+
+type dialectCase struct {
+	Name          string
+	Profile       string
+	NotApplicable []string
 }
 
 // assertDialectIsGO judges the clean build under a dialect: GO, every

@@ -125,38 +125,9 @@ func TestSelftest(t *testing.T) {
 	needWholeRun(t)
 	dir := workDir(t)
 	seen := &results{broken: map[string]BrokenSeen{}, observed: map[string]Observed{}}
-	var jobs []stackJob
-	jobs = append(jobs, stackJob{name: "clean", variant: Variant{Name: "clean"}, judge: func(t *testing.T, o Outcome) {
-		seen.Lock()
-		seen.clean = &o
-		seen.Unlock()
-		assertCleanIsGO(t, o)
-	}})
-	jobs = append(jobs, stackJob{name: "external/compose", variant: Variant{Name: "compose", Compose: true},
-		judge: func(t *testing.T, o Outcome) { assertComposeIsGO(t, o) }})
-	for _, d := range Dialects {
-		jobs = append(jobs, stackJob{name: "dialect/" + d.Name,
-			variant: Variant{Name: "dialect-" + d.Name, Env: map[string]string{"API_DIALECT": d.Name}, Profile: d.Profile},
-			judge:   func(t *testing.T, o Outcome) { assertDialectIsGO(t, d.Name, d.NotApplicable, o) }})
-	}
-	for _, b := range Batches(Corpus, *solo) {
-		jobs = append(jobs, stackJob{name: "defect/" + b.Name, variant: b.Variant(), judge: func(t *testing.T, o Outcome) {
-			observed := assertBatchCaught(t, b, o)
-			seen.Lock()
-			for _, obs := range observed {
-				seen.observed[obs.Key()] = obs
-			}
-			seen.Unlock()
-		}})
-	}
-	for _, b := range brokenStacks(t) {
-		jobs = append(jobs, stackJob{name: "broken/" + b.Name, variant: b.Variant, judge: func(t *testing.T, o Outcome) {
-			t.Logf("%s: %s in %.0fs; causes: %q", b.Variant.Name, o.Decision.Verdict, o.Wall.Seconds(), o.Decision.Causes)
-			if b.RunFails {
-				require.Error(t, o.RunErr)
-			}
-			assertBroken(t, seen, b.Name, o.Decision, b.Cause)
-		}})
+	jobs, corpus, matrix := wholeRunJobs(t, seen), Corpus, writeMatrix
+	if *dialect != "" {
+		jobs, corpus, matrix = dialectJobs(t, seen, *dialect)
 	}
 	slices.SortStableFunc(jobs, func(a, b stackJob) int { return cmp.Compare(b.estimate(), a.estimate()) })
 	// One build of the sections for every audit: go test would link each
@@ -182,8 +153,113 @@ func TestSelftest(t *testing.T) {
 	if seen.clean == nil {
 		return // a -run filter left the clean build out, or it could not run
 	}
-	t.Run("streams", func(t *testing.T) { brokenStreams(t, seen, *seen.clean) })
-	writeMatrix(t, seen)
+	matrix(t, seen, corpus)
+}
+
+// wholeRunJobs are the audits of the self-test: the clean build, the
+// reference deployed with compose, the clean build under each dialect,
+// the planted defects in batches, and the audit broken on purpose.
+func wholeRunJobs(t *testing.T, seen *results) []stackJob {
+	var jobs []stackJob
+	jobs = append(jobs, stackJob{name: "clean", variant: Variant{Name: "clean"}, judge: func(t *testing.T, o Outcome) {
+		seen.Lock()
+		seen.clean = &o
+		seen.Unlock()
+		assertCleanIsGO(t, o)
+	}})
+	jobs = append(jobs, stackJob{name: "external/compose", variant: Variant{Name: "compose", Compose: true},
+		judge: func(t *testing.T, o Outcome) { assertComposeIsGO(t, o) }})
+	for _, d := range Dialects {
+		jobs = append(jobs, stackJob{name: "dialect/" + d.Name,
+			variant: Variant{Name: "dialect-" + d.Name, Env: map[string]string{"API_DIALECT": d.Name}, Profile: d.Profile},
+			judge:   func(t *testing.T, o Outcome) { assertDialectIsGO(t, d.Name, d.NotApplicable, o) }})
+	}
+	for _, b := range Batches(Corpus, *solo) {
+		jobs = append(jobs, batchJob(b, seen))
+	}
+	for _, b := range brokenStacks(t) {
+		jobs = append(jobs, stackJob{name: "broken/" + b.Name, variant: b.Variant, judge: func(t *testing.T, o Outcome) {
+			t.Logf("%s: %s in %.0fs; causes: %q", b.Variant.Name, o.Decision.Verdict, o.Wall.Seconds(), o.Decision.Causes)
+			if b.RunFails {
+				require.Error(t, o.RunErr)
+			}
+			assertBroken(t, seen, b.Name, o.Decision, b.Cause)
+		}})
+	}
+	return jobs
+}
+
+// dialectJobs are the audits of -dialect: the clean build and the code
+// corpus, both under the dialect, and the matrix they write.
+func dialectJobs(t *testing.T, seen *results, name string) ([]stackJob, []Defect, func(*testing.T, *results, []Defect)) {
+	i := slices.IndexFunc(Dialects, func(d dialectCase) bool { return d.Name == name })
+	require.GreaterOrEqual(t, i, 0, "-dialect %s: no such dialect", name)
+	d := Dialects[i]
+	corpus, skipped := UnderDialect(Corpus, d.Name, d.NotApplicable)
+	for name, needs := range skipped {
+		t.Logf("%s is not plantable under %s: only %v catch it", name, d.Name, needs)
+	}
+	jobs := []stackJob{{name: "dialect/" + d.Name,
+		variant: Variant{Name: "dialect-" + d.Name, Env: map[string]string{"API_DIALECT": d.Name}, Profile: d.Profile},
+		judge: func(t *testing.T, o Outcome) {
+			seen.Lock()
+			seen.clean = &o
+			seen.Unlock()
+			assertDialectIsGO(t, d.Name, d.NotApplicable, o)
+		}}}
+	for _, b := range Batches(corpus, *solo) {
+		jobs = append(jobs, batchJob(b, seen))
+	}
+	matrix := func(t *testing.T, seen *results, corpus []Defect) {
+		observed, ok := observedOf(seen, corpus)
+		if !ok || *solo {
+			return
+		}
+		var got strings.Builder
+		require.NoError(t, WriteDialectMatrix(&got, d.Name, observed, skipped, *seen.clean))
+		compareDoc(t, "DETECTION-"+d.Name+".md", got.String(), "-dialect "+d.Name)
+	}
+	return jobs, corpus, matrix
+}
+
+// batchJob audits a batch of planted defects and records what it saw.
+func batchJob(b Batch, seen *results) stackJob {
+	return stackJob{name: "defect/" + b.Name, variant: b.Variant(), judge: func(t *testing.T, o Outcome) {
+		observed := assertBatchCaught(t, b, o)
+		seen.Lock()
+		for _, obs := range observed {
+			seen.observed[obs.Key()] = obs
+		}
+		seen.Unlock()
+	}}
+}
+
+// observedOf is what the runs saw of each defect of the corpus, in its
+// order; false unless every one of them ran.
+func observedOf(seen *results, corpus []Defect) ([]Observed, bool) {
+	var observed []Observed
+	for _, d := range corpus {
+		o, ok := seen.observed[d.Key()]
+		if !ok {
+			return nil, false
+		}
+		observed = append(observed, o)
+	}
+	return observed, true
+}
+
+// compareDoc compares docs/<name> with what this run wrote (rewrites it
+// with -update).
+func compareDoc(t *testing.T, name, got, flags string) {
+	root, err := testutil.ModuleRoot()
+	require.NoError(t, err)
+	path := filepath.Join(root, "docs", name)
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), got, "docs/%s differs from what this run saw: go test ./selftest -run TestSelftest %s -update -timeout 40m", name, flags)
 }
 
 // assertBatchCaught judges the run of a batch of planted defects (most
@@ -229,14 +305,11 @@ func assertBatchCaught(t *testing.T, b Batch, o Outcome) []Observed {
 // writeMatrix compares docs/DETECTION.md with what the runs saw (rewrites
 // it with -update); only a whole run, every defect and broken case seen,
 // makes a matrix.
-func writeMatrix(t *testing.T, seen *results) {
-	var observed []Observed
-	for _, d := range Corpus {
-		o, ok := seen.observed[d.Key()]
-		if !ok {
-			return
-		}
-		observed = append(observed, o)
+func writeMatrix(t *testing.T, seen *results, corpus []Defect) {
+	t.Run("streams", func(t *testing.T) { brokenStreams(t, seen, *seen.clean) })
+	observed, ok := observedOf(seen, corpus)
+	if !ok {
+		return
 	}
 	if *solo {
 		t.Log("-solo: docs/DETECTION.md describes the batched run; not compared")
@@ -250,23 +323,16 @@ func writeMatrix(t *testing.T, seen *results) {
 		}
 		broken[c.Name] = b
 	}
-	root, err := testutil.ModuleRoot()
-	require.NoError(t, err)
-	path := filepath.Join(root, "docs", "DETECTION.md")
 	clean := seen.clean
 	var got strings.Builder
 	require.NoError(t, WriteMatrix(&got, observed, len(clean.Decision.Checks), len(clean.Failed()), broken))
-	if *update {
-		require.NoError(t, os.WriteFile(path, []byte(got.String()), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err)
-	assert.Equal(t, string(want), got.String(), "docs/DETECTION.md differs from what this run saw: go test ./selftest -run TestSelftest -update -timeout 40m")
+	compareDoc(t, "DETECTION.md", got.String(), "")
 }
 
 var (
-	update = flag.Bool("update", false, "rewrite docs/DETECTION.md")
-	solo   = flag.Bool("solo", false, "audit every planted defect on a stack of its own (no batches); the matrix is neither compared nor written")
+	update  = flag.Bool("update", false, "rewrite docs/DETECTION.md (docs/DETECTION-<dialect>.md with -dialect)")
+	dialect = flag.String("dialect", "", "audit the clean build and the code corpus under this API dialect only, instead of the whole self-test (docs/DETECTION-<dialect>.md)")
+	solo    = flag.Bool("solo", false, "audit every planted defect on a stack of its own (no batches); the matrix is neither compared nor written")
 )
 
 // Every code defect of the build is planted, and nothing else claims to be.
