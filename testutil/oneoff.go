@@ -72,7 +72,7 @@ func (t *Target) StartOneOff(tb testing.TB, edit func(env map[string]string), wa
 		opts = append(opts, network.WithNetworkName(nil, networks[0]))
 	}
 	opts = append(opts, withoutDockerHealthcheck(), publishOnLoopback())
-	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
+	c, err := withStartRetry(ctx, func() (*testcontainers.DockerContainer, error) {
 		return testcontainers.Run(ctx, orch.Image, opts...)
 	})
 	if c != nil {

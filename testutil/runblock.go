@@ -115,7 +115,7 @@ func (s *Stack) startTarget(ctx context.Context, cfg Config, p stackPlan, prof P
 		}))
 	}
 	opts = append(opts, withoutDockerHealthcheck(), publishOnLoopback()) // last: after every option that exposes ports
-	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
+	c, err := withStartRetry(ctx, func() (*testcontainers.DockerContainer, error) {
 		return testcontainers.Run(ctx, image, opts...)
 	})
 	return started(ctx, "the target", image, c, err)

@@ -136,7 +136,7 @@ func StartStack(ctx context.Context, cfg Config, opts ...StackOption) (_ *Stack,
 		}
 	}()
 
-	s.network, err = withReaperRetry(ctx, func() (*testcontainers.DockerNetwork, error) {
+	s.network, err = withStartRetry(ctx, func() (*testcontainers.DockerNetwork, error) {
 		return network.New(ctx, network.WithLabels(map[string]string{"io.mvpaudit": "stack"}))
 	})
 	if err != nil {
@@ -346,7 +346,7 @@ func (s *Stack) startPostgres(ctx context.Context, cfg Config, p stackPlan) (tes
 				FileMode:          0o644,
 			}))
 	}
-	c, err := withReaperRetry(ctx, func() (*postgres.PostgresContainer, error) {
+	c, err := withStartRetry(ctx, func() (*postgres.PostgresContainer, error) {
 		return postgres.Run(ctx, cfg.Images.Postgres, opts...)
 	})
 	return started(ctx, "postgres", cfg.Images.Postgres, c, err)
@@ -372,7 +372,7 @@ func (s *Stack) startRedis(ctx context.Context, cfg Config, p stackPlan) (testco
 			FileMode:          0o644,
 		})
 	}
-	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
+	c, err := withStartRetry(ctx, func() (*testcontainers.DockerContainer, error) {
 		return testcontainers.Run(ctx, cfg.Images.Redis,
 			network.WithNetwork([]string{redisAlias}, s.network),
 			testcontainers.WithExposedPorts(redisPort),
@@ -409,7 +409,7 @@ func redisACL(p stackPlan) string {
 }
 
 func (s *Stack) startStub(ctx context.Context, cfg Config, p stackPlan) (testcontainers.Container, error) {
-	c, err := withReaperRetry(ctx, func() (*testcontainers.DockerContainer, error) {
+	c, err := withStartRetry(ctx, func() (*testcontainers.DockerContainer, error) {
 		return testcontainers.Run(ctx, cfg.Images.ProviderStub,
 			network.WithNetwork([]string{stubAlias}, s.network),
 			testcontainers.WithExposedPorts(stubPort),
